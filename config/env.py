@@ -1,0 +1,110 @@
+"""The one strict reader of the process environment.
+
+Every setting comes through :class:`EnvReader`. A missing required value or a value that does not
+parse raises :class:`~django.core.exceptions.ImproperlyConfigured` whose message names the
+variable and what was expected; ``manage.py`` and ``config/wsgi.py`` print that one line and exit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_MISSING = object()
+
+
+class EnvReader:
+    """Typed, strict accessors over an environment mapping."""
+
+    def __init__(self, environ_map: Mapping[str, str] | None = None) -> None:
+        self._env = os.environ if environ_map is None else environ_map
+
+    def _raw(self, name: str, default: Any) -> Any:
+        value = self._env.get(name)
+        if value is None or value.strip() == "":
+            if default is _MISSING:
+                raise ImproperlyConfigured(f"{name} is required but not set")
+            return default
+        return value.strip()
+
+    def str(self, name: str, default: Any = _MISSING) -> Any:
+        return self._raw(name, default)
+
+    def bool(self, name: str, default: bool | object = _MISSING) -> bool:
+        value = self._raw(name, default)
+        if isinstance(value, bool):
+            return value
+        lowered = value.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ImproperlyConfigured(f"{name} must be 0 or 1 (got {value!r})")
+
+    def int(self, name: str, default: int | object = _MISSING, *, minimum: int | None = None) -> int:
+        value = self._raw(name, default)
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ImproperlyConfigured(f"{name} must be an integer (got {value!r})") from None
+        if minimum is not None and number < minimum:
+            raise ImproperlyConfigured(f"{name} must be at least {minimum} (got {number})")
+        return number
+
+    def float(self, name: str, default: float | object = _MISSING, *, lo: float, hi: float) -> float:
+        value = self._raw(name, default)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ImproperlyConfigured(f"{name} must be a number (got {value!r})") from None
+        if not lo <= number <= hi:
+            raise ImproperlyConfigured(f"{name} must be between {lo} and {hi} (got {number})")
+        return number
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self._raw(name, default).lower()
+        if value not in choices:
+            raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+        return value
+
+    def list(self, name: str, default: list[str]) -> list[str]:
+        value = self._raw(name, None)
+        if value is None:
+            return default
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def database(self, name: str, default: str) -> dict[str, Any]:
+        url = self._raw(name, default)
+        try:
+            config = environ.Env.db_url_config(url)
+        except Exception:
+            raise ImproperlyConfigured(
+                f"{name} must be a database URL like postgres://user:pass@host:5432/db "
+                "or sqlite:///path"
+            ) from None
+        if config.get("ENGINE") not in (
+            "django.db.backends.postgresql",
+            "django.db.backends.sqlite3",
+        ):
+            raise ImproperlyConfigured(f"{name} must use postgres:// or sqlite:// (got {url.split(':')[0]!r})")
+        return config
+
+    def url(self, name: str, default: Any = _MISSING, *, schemes: tuple[str, ...]) -> Any:
+        value = self._raw(name, default)
+        if value is None or value is default:
+            return value
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in schemes:
+            raise ImproperlyConfigured(
+                f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+            )
+        return value
+
+
+env = EnvReader()

@@ -1,0 +1,210 @@
+"""Settings for every environment; production differs from local only by environment values.
+
+The embedded default (no ``DATABASE_URL`` / ``REDIS_URL``) is SQLite plus an in-process Dramatiq
+broker, which is what ``make run`` uses. See ``.env.production.example`` for every variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env.bool("DEBUG", False)
+SECRET_KEY = env.str("SECRET_KEY", None)
+if SECRET_KEY is None:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is 0 (set a long random string)")
+    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+elif not DEBUG and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters when DEBUG is 0")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+PORT = env.int("PORT", 8080, minimum=1)
+LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper()
+SENTRY_DSN = env.str("SENTRY_DSN", None)
+API_BASE_URL = env.url("API_BASE_URL", f"http://127.0.0.1:{PORT}", schemes=("http", "https"))
+METRICS_TOKEN = env.str("METRICS_TOKEN", None)
+
+WORKERS_ENABLED = env.bool("WORKERS_ENABLED", False)
+MAINTENANCE_MODE = env.bool("MAINTENANCE_MODE", False)
+READ_ONLY_MODE = env.bool("READ_ONLY_MODE", False)
+RATE_LIMIT_MODE = env.choice("RATE_LIMIT_MODE", ("normal", "slow"), "normal")
+DB_SLOW_QUERY_MS = env.int("DB_SLOW_QUERY_MS", 500, minimum=0)
+
+TELEGRAM_NOTIFY_BOT_TOKEN = env.str("TELEGRAM_NOTIFY_BOT_TOKEN", None)
+TELEGRAM_NOTIFY_WEBHOOK_SECRET = env.str("TELEGRAM_NOTIFY_WEBHOOK_SECRET", None)
+TELEGRAM_API_BASE_URL = env.url(
+    "TELEGRAM_API_BASE_URL", "https://api.telegram.org", schemes=("http", "https")
+).rstrip("/")
+ALERT_TELEGRAM_BOT_TOKEN = env.str("ALERT_TELEGRAM_BOT_TOKEN", None)
+ALERT_TELEGRAM_CHAT_ID = env.str("ALERT_TELEGRAM_CHAT_ID", None)
+ALERT_HTTP_5XX_PER_MIN = env.int("ALERT_HTTP_5XX_PER_MIN", 10, minimum=1)
+ALERT_HTTP_SLOW_PER_MIN = env.int("ALERT_HTTP_SLOW_PER_MIN", 30, minimum=1)
+ALERT_HTTP_SLOW_THRESHOLD_MS = env.int("ALERT_HTTP_SLOW_THRESHOLD_MS", 1000, minimum=1)
+ALERT_OUTBOX_DEAD_DELTA = env.int("ALERT_OUTBOX_DEAD_DELTA", 10, minimum=1)
+ALERTS_5XX_SAMPLE_RATE = env.float("ALERTS_5XX_SAMPLE_RATE", 0.1, lo=0.0, hi=1.0)
+OUTBOX_ALLOW_PRIVATE_TARGETS = env.bool("OUTBOX_ALLOW_PRIVATE_TARGETS", False)
+
+#: Outbox tunables (not in CONTRACT's list; optional, documented in the README).
+OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", 200, minimum=1)
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", 60, minimum=5)
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", 14, minimum=1)
+OUTBOX_HTTP_TIMEOUT_SECONDS = env.float("OUTBOX_HTTP_TIMEOUT_SECONDS", 10.0, lo=0.1, hi=120.0)
+OUTBOX_RETRY_SCHEDULE = [
+    int(s) for s in env.list("OUTBOX_RETRY_SCHEDULE", ["0", "5", "300", "1800", "7200", "18000", "36000", "36000"])
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_prometheus",
+    "platform_ops",
+    "loyalty",
+    "outbox",
+    "integrations",
+    "notifications",
+    "portal",
+    # Last, so that our rundramatiq (gated by WORKERS_ENABLED) takes precedence.
+    "django_dramatiq",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    _db.setdefault("OPTIONS", {})
+    # Short connect timeout so health checks answer quickly when PostgreSQL is away.
+    _db["OPTIONS"].setdefault("connect_timeout", 3)
+    _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 60, minimum=0)
+    _db["CONN_HEALTH_CHECKS"] = True
+else:
+    # Writers wait for SQLite's lock instead of failing at once; IMMEDIATE avoids upgrade deadlocks.
+    _db.setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+EMBEDDED_DATABASE = _db["ENGINE"] == "django.db.backends.sqlite3"
+
+REDIS_URL = env.url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
+        }
+    }
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {"url": REDIS_URL},
+        "MIDDLEWARE": [
+            "dramatiq.middleware.AgeLimit",
+            "dramatiq.middleware.TimeLimit",
+            "dramatiq.middleware.Callbacks",
+            "dramatiq.middleware.Retries",
+            "django_dramatiq.middleware.DbConnectionsMiddleware",
+        ],
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.stub.StubBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": [
+            "dramatiq.middleware.AgeLimit",
+            "dramatiq.middleware.TimeLimit",
+            "dramatiq.middleware.Callbacks",
+            "dramatiq.middleware.Retries",
+            "django_dramatiq.middleware.DbConnectionsMiddleware",
+        ],
+    }
+EMBEDDED_BROKER = REDIS_URL is None
+DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "platform_ops.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Loyalty platform integration API",
+    "DESCRIPTION": "Register flow for merchants: code -> calculate -> purchase -> refund.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "platform_ops.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

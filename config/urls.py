@@ -1,0 +1,22 @@
+"""Root URLs: operations endpoints, admin, integration API, Telegram webhook, portal, schema."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from platform_ops import health
+
+urlpatterns = [
+    path("health", health.health, name="health"),
+    path("healthz", health.health, name="healthz"),
+    path("live", health.live, name="live"),
+    path("ready", health.ready, name="ready"),
+    path("db/health", health.db_health, name="db-health"),
+    path("", include("django_prometheus.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+handler404 = "platform_ops.problems.handler404"
+handler500 = "platform_ops.problems.handler500"

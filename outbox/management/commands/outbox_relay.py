@@ -1,0 +1,43 @@
+"""``outbox_relay``: move due outbox rows to the broker; host the periodic jobs."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from outbox.actors import enqueue
+from outbox.jobs import default_jobs
+from outbox.relay import Relay
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the outbox relay: claim due deliveries (SKIP LOCKED, leased), hand them to the "
+        "Dramatiq workers, and run periodic jobs (lease recovery, gauges, points expiry, "
+        "retention). Any number of relays may run at once."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch", type=int, help="Rows claimed per transaction.")
+        parser.add_argument("--lease-seconds", type=int, help="How long a claim is held.")
+        parser.add_argument("--once", action="store_true", help="Claim what is due once and exit.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from platform_ops.schema import schema_gate_or_exit
+
+        schema_gate_or_exit("outbox_relay")
+        relay = Relay(
+            enqueue=enqueue,
+            batch=options.get("batch"),
+            lease_seconds=options.get("lease_seconds"),
+            jobs=default_jobs(),
+        )
+        if options["once"]:
+            handed = relay.run_once()
+            self.stdout.write(f"handed {handed} deliveries to the workers")
+            return
+        signal.signal(signal.SIGTERM, lambda *_: relay.stop())
+        signal.signal(signal.SIGINT, lambda *_: relay.stop())
+        relay.run_forever()

@@ -1,0 +1,190 @@
+"""Transactional outbox: the event payload stored once, one delivery per target, one attempt per try.
+
+A delivery moves ``pending`` -> ``leased`` (claimed by a relay, lease held) -> ``delivered`` |
+``pending`` (retry later) | ``dead`` (schedule exhausted or permanent failure) | ``cancelled``.
+Retry state lives here, not in the broker: losing Redis loses nothing but a wake-up.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from loyalty.models import Merchant
+
+
+class EventType(models.TextChoices):
+    CUSTOMER_CREATED = "customer.created"
+    CUSTOMER_TELEGRAM_LINKED = "customer.telegram_linked"
+    PURCHASE_COMMITTED = "purchase.committed"
+    PURCHASE_REFUNDED = "purchase.refunded"
+    POINTS_ADJUSTED = "points.adjusted"
+    POINTS_EXPIRED = "points.expired"
+
+
+class Channel(models.TextChoices):
+    WEBHOOK = "webhook", "Merchant webhook"
+    TELEGRAM = "telegram", "Telegram message"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    LEASED = "leased", "In flight"
+    DELIVERED = "delivered", "Delivered"
+    DEAD = "dead", "Dead"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+def _webhook_message_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+class WebhookEndpoint(models.Model):
+    """A merchant's HTTPS receiver. The signing secret is stored encrypted (it must be usable)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    secret_encrypted = models.TextField()
+    #: Empty list: every event type.
+    event_types = models.JSONField(default=list, blank=True)
+    is_enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True, default="")
+    #: Seconds between tries; empty means settings.OUTBOX_RETRY_SCHEDULE.
+    retry_schedule = models.JSONField(default=list, blank=True)
+    #: Deliver one customer's events to this endpoint in commit order.
+    ordered = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    circuit_open_until = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+    def subscribes_to(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+
+class OutboxEvent(models.Model):
+    """One domain event; its payload is stored once whatever the number of targets."""
+
+    id = models.BigAutoField(primary_key=True)
+    #: Standard Webhooks ``webhook-id``: stable across retries and replays.
+    message_id = models.CharField(max_length=40, unique=True, default=_webhook_message_id)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(max_length=40, choices=EventType.choices)
+    customer_id = models.UUIDField(null=True, blank=True)
+    payload = models.JSONField()
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.message_id}"
+
+
+class Delivery(models.Model):
+    """One target of an event: a webhook endpoint or a Telegram chat."""
+
+    id = models.BigAutoField(primary_key=True)
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
+    telegram_chat_id = models.BigIntegerField(null=True, blank=True)
+    #: Ordering key: events of one customer to one target go out in commit order.
+    customer_id = models.UUIDField(null=True, blank=True)
+    ordered = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [
+            # The relay's claim: "pending and due, oldest first" stays an index scan.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="delivery_due_idx",
+                condition=Q(status="pending"),
+            ),
+            # Lease recovery: only in-flight rows are indexed.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="delivery_lease_idx",
+                condition=Q(status="leased"),
+            ),
+            # Ordering check: is an earlier undelivered event waiting for this customer+target?
+            models.Index(
+                fields=["endpoint", "customer_id", "id"],
+                name="delivery_order_idx",
+                condition=Q(status__in=["pending", "leased"]),
+            ),
+            models.Index(
+                fields=["telegram_chat_id", "id"],
+                name="delivery_tg_order_idx",
+                condition=Q(status__in=["pending", "leased"], channel="telegram"),
+            ),
+            models.Index(fields=["status", "updated_at"], name="delivery_status_updated_idx"),
+            models.Index(fields=["merchant", "status"], name="delivery_merchant_status_idx"),
+        ]
+
+
+class Attempt(models.Model):
+    """One try of a delivery (HTTP request or Bot API call)."""
+
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_rows")
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_class = models.CharField(max_length=100, blank=True, default="")
+    response_excerpt = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["started_at"], name="attempt_started_idx")]
+
+
+class PauseScope(models.TextChoices):
+    GLOBAL = "global", "Everything"
+    MERCHANT = "merchant", "One merchant"
+    ENDPOINT = "endpoint", "One webhook endpoint"
+    CHANNEL = "channel", "One channel"
+
+
+class OutboxPause(models.Model):
+    """An operator's hold on delivery. Active while ``resumed_at`` is empty; kept as history."""
+
+    scope = models.CharField(max_length=10, choices=PauseScope.choices)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, null=True, blank=True)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, null=True, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, blank=True, default="")
+    reason = models.CharField(max_length=300)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resumed_by = models.CharField(max_length=150, blank=True, default="")
+    resumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["scope"], name="pause_active_idx", condition=Q(resumed_at=None))
+        ]
+
+    def __str__(self) -> str:
+        target = self.merchant_id or self.endpoint_id or self.channel or "all"
+        return f"pause {self.scope} {target}: {self.reason}"
+
+

@@ -1,0 +1,56 @@
+"""Retry policy: what happens after a failed try.
+
+* 2xx: delivered.
+* ``webhook-delivery: abort-message`` from the receiver, 410 Gone, or an unsafe target: dead at
+  once (410 also disables the endpoint).
+* 429 or 503 with ``Retry-After``: the next try waits exactly that long (capped at one hour).
+* Timeouts, connection errors, 5xx, 408, 429: the next step of the schedule, with full jitter
+  (a uniform delay between zero and the step, so that retries of many messages to one failing
+  receiver spread out instead of arriving as a thundering herd when it recovers).
+* Other 4xx: the receiver rejected the message; we try at most
+  :data:`CLIENT_ERROR_MAX_ATTEMPTS` times in all, on the same schedule.
+* When the schedule is exhausted: dead (replayable).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+#: Tries in all for a delivery the receiver rejects with a 4xx other than 408/410/429.
+CLIENT_ERROR_MAX_ATTEMPTS = 3
+
+_RETRYABLE_STATUSES = {408, 429}
+
+
+@dataclass(frozen=True)
+class Decision:
+    dead: bool
+    next_attempt_at: datetime | None = None
+
+
+def decide(
+    *,
+    attempts_done: int,
+    schedule: list[int],
+    now: datetime,
+    status_code: int | None,
+    retry_after: float | None,
+    permanent: bool,
+    rng: random.Random | None = None,
+) -> Decision:
+    """Next state after the ``attempts_done``-th try failed (``attempts_done`` >= 1)."""
+    if permanent:
+        return Decision(dead=True)
+    max_attempts = len(schedule)
+    if status_code is not None and 400 <= status_code < 500 and status_code not in _RETRYABLE_STATUSES:
+        max_attempts = min(max_attempts, CLIENT_ERROR_MAX_ATTEMPTS)
+    if attempts_done >= max_attempts:
+        return Decision(dead=True)
+    if retry_after is not None:
+        return Decision(dead=False, next_attempt_at=now + timedelta(seconds=retry_after))
+    step = schedule[attempts_done]
+    rng = rng or random
+    delay = rng.uniform(0, step) if step > 0 else 0
+    return Decision(dead=False, next_attempt_at=now + timedelta(seconds=delay))

@@ -1,0 +1,219 @@
+"""The relay: claims due deliveries under a lease and hands their ids to the workers.
+
+Claiming is ``SELECT ... FOR UPDATE SKIP LOCKED`` on the partial index of pending rows followed by
+a conditional update to ``leased`` in the same transaction, so any number of relays can run at
+once without claiming a row twice. Rows whose lease ran out (their worker died) go back to
+pending. The relay also hosts the periodic jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from outbox.engine import BREAKER_COOLDOWN, BREAKER_THRESHOLD
+from outbox.models import Channel, Delivery, DeliveryStatus, WebhookEndpoint
+from outbox.selectors import pauses_active
+from outbox.wakeup import Listener
+
+logger = logging.getLogger(__name__)
+
+#: Ids per broker message; a worker sends one message's deliveries concurrently.
+MESSAGE_CHUNK = 50
+#: Longest sleep between polls when nothing wakes the relay.
+POLL_INTERVAL_SECONDS = 1.0
+
+_ACTIVE = [DeliveryStatus.PENDING, DeliveryStatus.LEASED]
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: uuid.UUID
+    ids: list[int]
+
+
+def _ordered_ok() -> Q:
+    """A delivery may go only when no earlier one for the same customer and target is open."""
+    earlier_webhook = Delivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"),
+        customer_id=OuterRef("customer_id"),
+        status__in=_ACTIVE,
+        id__lt=OuterRef("id"),
+    )
+    earlier_chat = Delivery.objects.filter(
+        channel=Channel.TELEGRAM,
+        telegram_chat_id=OuterRef("telegram_chat_id"),
+        status__in=_ACTIVE,
+        id__lt=OuterRef("id"),
+    )
+    return (
+        Q(ordered=False)
+        | Q(channel=Channel.WEBHOOK, customer_id__isnull=True)
+        | (Q(channel=Channel.WEBHOOK, customer_id__isnull=False) & ~Exists(earlier_webhook))
+        | (Q(channel=Channel.TELEGRAM) & ~Exists(earlier_chat))
+    )
+
+
+def deliveries_claim(
+    *, batch: int, lease_seconds: int, now: datetime | None = None
+) -> Claim | None:
+    """Lease up to ``batch`` due deliveries, honouring pauses, circuits and ordering."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        pauses = pauses_active()
+        if pauses.is_global:
+            return None
+        tripped = list(
+            WebhookEndpoint.objects.filter(consecutive_failures__gte=BREAKER_THRESHOLD).values_list(
+                "id", "circuit_open_until"
+            )
+        )
+        blocked_endpoints = set(pauses.endpoints) | {eid for eid, _ in tripped}
+        qs = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        if pauses.channels:
+            qs = qs.exclude(channel__in=pauses.channels)
+        if pauses.merchants:
+            qs = qs.exclude(merchant_id__in=pauses.merchants)
+        if blocked_endpoints:
+            qs = qs.exclude(endpoint_id__in=blocked_endpoints)
+        ids = list(
+            qs.filter(_ordered_ok())
+            .order_by("next_attempt_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:batch]
+        )
+        # Half-open circuits: one probe each, the right to probe taken by a conditional update.
+        for endpoint_id, open_until in tripped:
+            if endpoint_id in pauses.endpoints or (open_until and open_until > now):
+                continue
+            took = WebhookEndpoint.objects.filter(id=endpoint_id).filter(
+                Q(circuit_open_until__lte=now) | Q(circuit_open_until=None)
+            ).update(circuit_open_until=now + BREAKER_COOLDOWN)
+            if not took:
+                continue
+            probe = (
+                Delivery.objects.filter(
+                    status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint_id=endpoint_id
+                )
+                .exclude(merchant_id__in=pauses.merchants)
+                .exclude(channel__in=pauses.channels)
+                .filter(_ordered_ok())
+                .order_by("next_attempt_at", "id")
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)[:1]
+            )
+            ids.extend(probe)
+        if not ids:
+            return None
+        Delivery.objects.filter(id__in=ids, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.LEASED,
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            updated_at=now,
+        )
+    return Claim(token=token, ids=ids)
+
+
+def leases_recover(*, now: datetime | None = None) -> int:
+    """Expired leases (a worker died or lost its message) go back to pending."""
+    now = now or timezone.now()
+    count = Delivery.objects.filter(status=DeliveryStatus.LEASED, lease_expires_at__lt=now).update(
+        status=DeliveryStatus.PENDING, lease_token=None, lease_expires_at=None, updated_at=now
+    )
+    if count:
+        logger.warning("recovered expired leases", extra={"count": count})
+    return count
+
+
+def claim_release(claim: Claim) -> None:
+    """Give a claim back at once, e.g. when the broker refused the message."""
+    Delivery.objects.filter(id__in=claim.ids, lease_token=claim.token, status=DeliveryStatus.LEASED).update(
+        status=DeliveryStatus.PENDING, lease_token=None, lease_expires_at=None, updated_at=timezone.now()
+    )
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    every_seconds: float
+    run: Callable[[], object]
+    next_at: float = 0.0
+
+
+class Relay:
+    """The relay loop; ``enqueue(ids, token)`` hands one chunk to the workers."""
+
+    def __init__(
+        self,
+        *,
+        enqueue: Callable[[list[int], str], None],
+        batch: int | None = None,
+        lease_seconds: int | None = None,
+        jobs: list[PeriodicJob] | None = None,
+    ) -> None:
+        self.enqueue = enqueue
+        self.batch = batch or settings.OUTBOX_RELAY_BATCH
+        self.lease_seconds = lease_seconds or settings.OUTBOX_LEASE_SECONDS
+        self.jobs = jobs or []
+        self.listener = Listener()
+        self.stop_event = threading.Event()
+
+    def run_once(self) -> int:
+        """Claim and enqueue until nothing is due; returns deliveries handed out."""
+        handed = 0
+        while not self.stop_event.is_set():
+            claim = deliveries_claim(batch=self.batch, lease_seconds=self.lease_seconds)
+            if claim is None:
+                break
+            try:
+                for start in range(0, len(claim.ids), MESSAGE_CHUNK):
+                    self.enqueue(claim.ids[start : start + MESSAGE_CHUNK], str(claim.token))
+            except Exception as exc:
+                # The broker is away: keep the rows in PostgreSQL, pending, and try again later.
+                logger.error("broker refused deliveries; released", extra={"error": exc.__class__.__name__})
+                claim_release(claim)
+                self.stop_event.wait(1.0)
+                break
+            handed += len(claim.ids)
+            if len(claim.ids) < self.batch:
+                break
+        return handed
+
+    def run_jobs(self) -> None:
+        now = time.monotonic()
+        for job in self.jobs:
+            if now >= job.next_at:
+                job.next_at = now + job.every_seconds
+                try:
+                    job.run()
+                except Exception:
+                    logger.exception("periodic job %s failed", job.name)
+
+    def run_forever(self) -> None:
+        logger.info("outbox relay started", extra={"batch": self.batch, "lease_seconds": self.lease_seconds})
+        while not self.stop_event.is_set():
+            try:
+                self.run_jobs()
+                self.run_once()
+            except Exception:
+                logger.exception("relay iteration failed; retrying")
+                close_old_connections()
+                self.stop_event.wait(1.0)
+                continue
+            close_old_connections()
+            self.listener.wait(POLL_INTERVAL_SECONDS)
+        self.listener.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()

@@ -1,0 +1,256 @@
+"""Outbox writes: recording events with their deliveries, endpoints, pauses and replays.
+
+:func:`outbox_event_record` is the only creator of outbox rows and must run inside the caller's
+transaction, so that the domain change and its announcement commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from loyalty.models import Customer, Merchant, TelegramStatus
+from outbox import wakeup
+from outbox.crypto import secret_encrypt, webhook_secret_generate
+from outbox.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    EventType,
+    OutboxEvent,
+    OutboxPause,
+    PauseScope,
+    WebhookEndpoint,
+)
+from outbox.ssrf import target_check
+from platform_ops.errors import NotFound, ValidationFailed
+from platform_ops.request_context import current_request_id
+
+#: Events a linked customer hears about in Telegram.
+TELEGRAM_EVENT_TYPES = frozenset(
+    {
+        EventType.PURCHASE_COMMITTED,
+        EventType.PURCHASE_REFUNDED,
+        EventType.POINTS_ADJUSTED,
+        EventType.POINTS_EXPIRED,
+        EventType.CUSTOMER_TELEGRAM_LINKED,
+    }
+)
+
+
+def outbox_event_record(
+    *,
+    merchant: Merchant,
+    event_type: str,
+    data: dict[str, Any],
+    customer: Customer | None = None,
+) -> OutboxEvent:
+    """Store one event and a delivery per subscribed endpoint and per linked Telegram chat."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("outbox_event_record must run inside the domain transaction")
+    if event_type not in EventType.values:
+        raise ValueError(f"unknown event type {event_type}")
+    now = timezone.now()
+    event = OutboxEvent.objects.create(
+        merchant=merchant,
+        event_type=event_type,
+        customer_id=customer.id if customer else None,
+        payload={"type": event_type, "timestamp": now.isoformat(), "data": data},
+        request_id=current_request_id() or "",
+    )
+    deliveries = [
+        Delivery(
+            event=event,
+            merchant=merchant,
+            channel=Channel.WEBHOOK,
+            endpoint=endpoint,
+            customer_id=event.customer_id,
+            ordered=endpoint.ordered,
+            next_attempt_at=now,
+        )
+        for endpoint in WebhookEndpoint.objects.filter(merchant=merchant, is_enabled=True)
+        if endpoint.subscribes_to(event_type)
+    ]
+    if (
+        customer is not None
+        and customer.telegram_status == TelegramStatus.LINKED
+        and customer.telegram_chat_id is not None
+        and event_type in TELEGRAM_EVENT_TYPES
+    ):
+        deliveries.append(
+            Delivery(
+                event=event,
+                merchant=merchant,
+                channel=Channel.TELEGRAM,
+                telegram_chat_id=customer.telegram_chat_id,
+                customer_id=event.customer_id,
+                ordered=True,
+                next_attempt_at=now,
+            )
+        )
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries)
+        wakeup.notify_on_commit()
+    return event
+
+
+def webhook_endpoint_create(
+    *,
+    merchant: Merchant,
+    url: str,
+    event_types: Iterable[str] = (),
+    ordered: bool = True,
+    retry_schedule: list[int] | None = None,
+) -> tuple[WebhookEndpoint, str]:
+    """Create an endpoint; returns it with its signing secret (shown once, stored encrypted)."""
+    target_check(url)
+    types = list(event_types)
+    unknown = sorted(set(types) - set(EventType.values))
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown event types: {', '.join(unknown)}.",
+            errors={"event_types": [f"Use some of: {', '.join(EventType.values)}."]},
+        )
+    if retry_schedule is not None and any(int(s) < 0 for s in retry_schedule):
+        raise ValidationFailed("retry_schedule must be non-negative seconds.")
+    secret = webhook_secret_generate()
+    endpoint = WebhookEndpoint.objects.create(
+        merchant=merchant,
+        url=url,
+        secret_encrypted=secret_encrypt(secret),
+        event_types=types,
+        ordered=ordered,
+        retry_schedule=list(retry_schedule or []),
+    )
+    return endpoint, secret
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+    secret = webhook_secret_generate()
+    endpoint.secret_encrypted = secret_encrypt(secret)
+    endpoint.save(update_fields=["secret_encrypted"])
+    return secret
+
+
+def webhook_endpoint_disable(*, endpoint_id: uuid.UUID, reason: str) -> bool:
+    return bool(
+        WebhookEndpoint.objects.filter(id=endpoint_id, is_enabled=True).update(
+            is_enabled=False, disabled_reason=reason[:300]
+        )
+    )
+
+
+def webhook_endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    WebhookEndpoint.objects.filter(id=endpoint.id).update(
+        is_enabled=True, disabled_reason="", consecutive_failures=0, circuit_open_until=None,
+        failing_since=None,
+    )
+    endpoint.refresh_from_db()
+    return endpoint
+
+
+def _pause_lookup(
+    *, merchant_id: str | None, endpoint_id: str | None, channel: str | None
+) -> dict[str, Any]:
+    given = [v for v in (merchant_id, endpoint_id, channel) if v]
+    if len(given) > 1:
+        raise ValidationFailed("Give at most one of merchant, endpoint or channel.")
+    if merchant_id:
+        if not Merchant.objects.filter(id=merchant_id).exists():
+            raise NotFound(f"No merchant {merchant_id}.")
+        return {"scope": PauseScope.MERCHANT, "merchant_id": merchant_id}
+    if endpoint_id:
+        if not WebhookEndpoint.objects.filter(id=endpoint_id).exists():
+            raise NotFound(f"No webhook endpoint {endpoint_id}.")
+        return {"scope": PauseScope.ENDPOINT, "endpoint_id": endpoint_id}
+    if channel:
+        if channel not in Channel.values:
+            raise ValidationFailed(f"channel must be one of {', '.join(Channel.values)}.")
+        return {"scope": PauseScope.CHANNEL, "channel": channel}
+    return {"scope": PauseScope.GLOBAL}
+
+
+@transaction.atomic
+def outbox_pause(
+    *,
+    reason: str,
+    actor: str,
+    merchant_id: str | None = None,
+    endpoint_id: str | None = None,
+    channel: str | None = None,
+) -> OutboxPause:
+    """Hold deliveries in a scope; pending work stays pending. Idempotent per scope."""
+    if not reason or not reason.strip():
+        raise ValidationFailed("A reason is required to pause.", errors={"reason": ["Say why."]})
+    lookup = _pause_lookup(merchant_id=merchant_id, endpoint_id=endpoint_id, channel=channel)
+    existing = OutboxPause.objects.filter(resumed_at=None, **lookup).first()
+    if existing is not None:
+        return existing
+    return OutboxPause.objects.create(reason=reason.strip()[:300], created_by=actor, **lookup)
+
+
+@transaction.atomic
+def outbox_resume(
+    *,
+    actor: str,
+    merchant_id: str | None = None,
+    endpoint_id: str | None = None,
+    channel: str | None = None,
+) -> int:
+    """End the active pause of a scope; returns how many pauses ended (0 or 1)."""
+    lookup = _pause_lookup(merchant_id=merchant_id, endpoint_id=endpoint_id, channel=channel)
+    ended = OutboxPause.objects.filter(resumed_at=None, **lookup).update(
+        resumed_at=timezone.now(), resumed_by=actor
+    )
+    if ended:
+        wakeup.notify_on_commit()
+    return ended
+
+
+def outbox_replay(*, deliveries: QuerySet[Delivery], now: datetime | None = None) -> int:
+    """Re-queue finished deliveries with a fresh schedule; the event keeps its webhook-id."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        count = deliveries.filter(
+            status__in=[DeliveryStatus.DEAD, DeliveryStatus.CANCELLED, DeliveryStatus.DELIVERED]
+        ).update(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            lease_token=None,
+            lease_expires_at=None,
+            last_error="",
+            delivered_at=None,
+            updated_at=now,
+        )
+        if count:
+            wakeup.notify_on_commit()
+    return count
+
+
+def outbox_retry_now(*, deliveries: QuerySet[Delivery]) -> int:
+    """Make pending deliveries due immediately (keeps their attempt count)."""
+    now = timezone.now()
+    with transaction.atomic():
+        count = deliveries.filter(status=DeliveryStatus.PENDING).update(
+            next_attempt_at=now, updated_at=now
+        )
+        if count:
+            wakeup.notify_on_commit()
+    return count
+
+
+def outbox_cancel(*, deliveries: QuerySet[Delivery]) -> int:
+    """Stop pending deliveries for good (they can still be replayed)."""
+    now = timezone.now()
+    return deliveries.filter(status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.CANCELLED, updated_at=now
+    )
+
+

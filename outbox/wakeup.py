@@ -1,0 +1,79 @@
+"""Waking the relay right after a commit, with polling as the fallback.
+
+On PostgreSQL the nudge is ``NOTIFY outbox_due`` issued inside the writing transaction: PostgreSQL
+delivers it only if and when that transaction commits, so a relay never wakes for a rolled-back
+write and never misses a committed one it could have seen. The embedded (SQLite) run has one
+process, so a :class:`threading.Event` set by ``transaction.on_commit`` does the same job.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+
+import psycopg
+from django.db import connection, connections, transaction
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "outbox_due"
+_local_event = threading.Event()
+
+
+def notify_on_commit() -> None:
+    """Ask the relay to look for due rows once the current transaction commits."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])
+    else:
+        transaction.on_commit(_local_event.set)
+
+
+class Listener:
+    """Blocks until a nudge arrives or ``timeout`` passes; reconnects after errors."""
+
+    def __init__(self) -> None:
+        self._conn: psycopg.Connection | None = None
+
+    def _connect(self) -> psycopg.Connection | None:
+        db = connections["default"]
+        if db.vendor != "postgresql":
+            return None
+        params = db.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        conn = psycopg.connect(**params, autocommit=True)
+        conn.execute(f"LISTEN {CHANNEL}")
+        return conn
+
+    def wait(self, timeout: float) -> bool:
+        """Return True when woken by a nudge, False on timeout."""
+        if connections["default"].vendor != "postgresql":
+            woke = _local_event.wait(timeout)
+            _local_event.clear()
+            return woke
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            assert self._conn is not None
+            ready, _, _ = select.select([self._conn.fileno()], [], [], timeout)
+            if not ready:
+                return False
+            woke = False
+            for _ in self._conn.notifies(timeout=0, stop_after=1000):
+                woke = True
+            return woke or True
+        except (psycopg.Error, OSError, ValueError) as exc:
+            logger.warning("outbox listener lost its connection: %s", exc.__class__.__name__)
+            self.close()
+            threading.Event().wait(min(timeout, 1.0))
+            return False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                pass
+        self._conn = None

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PlatformOpsConfig(AppConfig):
+    name = "platform_ops"
+    verbose_name = "Platform operations"
