@@ -1,5 +1,6 @@
 """Root URLs: operations endpoints, admin, integration API, Telegram webhook, portal, schema."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -17,6 +18,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+if settings.DEBUG:
+    from platform_ops.demo import demo_webhooks
+
+    urlpatterns.append(path("demo/webhooks", demo_webhooks, name="demo-webhooks"))
 
 handler404 = "platform_ops.problems.handler404"
 handler500 = "platform_ops.problems.handler500"

@@ -1,0 +1,41 @@
+"""The demo's own webhook receiver (DEBUG only): proves delivery works in ``make run``.
+
+It verifies each message with the ``standardwebhooks`` library exactly as a merchant would, and
+keeps the last messages in memory for ``GET /demo/webhooks``.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from outbox.crypto import secret_decrypt
+from outbox.models import WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+_received: collections.deque[dict[str, object]] = collections.deque(maxlen=50)
+
+
+@csrf_exempt
+def demo_webhooks(request: HttpRequest) -> JsonResponse:
+    if request.method == "GET":
+        return JsonResponse({"received": list(_received)})
+    url = request.build_absolute_uri(request.path)
+    endpoint = WebhookEndpoint.objects.filter(url=url).first()
+    if endpoint is None:
+        return JsonResponse({"error": "no demo endpoint"}, status=404)
+    try:
+        Webhook(secret_decrypt(endpoint.secret_encrypted)).verify(
+            request.body, {k.lower(): v for k, v in request.headers.items()}
+        )
+    except WebhookVerificationError:
+        return JsonResponse({"error": "bad signature"}, status=400)
+    message = json.loads(request.body)
+    _received.append({"webhook_id": request.headers.get("webhook-id"), **message})
+    logger.info("demo receiver verified %s", message.get("type"))
+    return JsonResponse({"ok": True})
