@@ -1,0 +1,56 @@
+"""The strict environment reader: one clear line naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import EnvReader
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_reader_names_variable_and_expectation():
+    env = EnvReader({"PORT": "eighty", "DEBUG": "maybe", "DATABASE_URL": "mysql://x"})
+    with pytest.raises(ImproperlyConfigured, match="PORT must be an integer"):
+        env.int("PORT", 8080)
+    with pytest.raises(ImproperlyConfigured, match="DEBUG must be 0 or 1"):
+        env.bool("DEBUG", False)
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must use postgres"):
+        env.database("DATABASE_URL", "sqlite:///x")
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is required"):
+        env.str("SECRET_KEY")
+
+
+def test_defaults_apply_when_unset():
+    env = EnvReader({})
+    assert env.int("PORT", 8080) == 8080
+    assert env.bool("DEBUG", False) is False
+    assert env.database("DATABASE_URL", "sqlite:///x.db")["ENGINE"].endswith("sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("SECRET_KEY", "", "SECRET_KEY is required"),
+        ("PORT", "abc", "PORT must be an integer"),
+        ("READ_ONLY_MODE", "sometimes", "READ_ONLY_MODE must be 0 or 1"),
+        ("REDIS_URL", "http://x", "REDIS_URL must be a URL starting with redis://"),
+        ("ALERTS_5XX_SAMPLE_RATE", "2", "ALERTS_5XX_SAMPLE_RATE must be between 0.0 and 1.0"),
+    ],
+)
+def test_startup_stops_with_one_line(variable, value, expected):
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG"}}
+    env.update({"SECRET_KEY": "x" * 40, "DEBUG": "0", variable: value})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
