@@ -148,9 +148,14 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
     endpoint_ok: set[Any] = set()
     endpoint_failures: dict[Any, int] = defaultdict(int)
     disable: dict[Any, str] = {}
+    deferred: list[Result] = []
     for result in results:
         d = result.delivery
         failure = result.failure
+        if failure is not None and failure.deferred:
+            # Nothing was sent (no rate-limiter slot in time): no try and no failure to count.
+            deferred.append(result)
+            continue
         attempts.append(
             Attempt(
                 delivery_id=d.id,
@@ -211,12 +216,14 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 status_code=failure.status_code,
                 retry_after=failure.retry_after,
                 permanent=failure.permanent,
+                throttled=failure.throttled,
             )
             error = f"{failure.error_class}: {failure.excerpt}" if failure.excerpt else failure.error_class
             Delivery.objects.filter(id=d.id, lease_token=token, status=DeliveryStatus.LEASED).update(
                 status=DeliveryStatus.DEAD if decision.dead else DeliveryStatus.PENDING,
                 next_attempt_at=decision.next_attempt_at or d.next_attempt_at,
-                attempts=F("attempts") + 1,
+                # A throttled try (Telegram 429) is recorded as an Attempt but uses no retry step.
+                attempts=F("attempts") + (0 if failure.throttled else 1),
                 lease_token=None,
                 lease_expires_at=None,
                 last_error=error[:500],
@@ -224,6 +231,19 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 updated_at=now,
             )
             counts["dead" if decision.dead else "retry"] += 1
+        for result in deferred:
+            failure = result.failure
+            assert failure is not None
+            Delivery.objects.filter(
+                id=result.delivery.id, lease_token=token, status=DeliveryStatus.LEASED
+            ).update(
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=now + timedelta(seconds=failure.retry_after or 1.0),
+                lease_token=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            counts["deferred"] += 1
         _breaker_update(endpoint_ok, endpoint_failures, disable, now)
 
 

@@ -4,6 +4,8 @@
 * ``webhook-delivery: abort-message`` from the receiver, 410 Gone, or an unsafe target: dead at
   once (410 also disables the endpoint).
 * 429 or 503 with ``Retry-After``: the next try waits exactly that long (capped at one hour).
+* A throttled try (Telegram's 429 with ``retry_after``): waits exactly that long and uses no
+  step of the schedule, so a busy Bot API never kills a message.
 * Timeouts, connection errors, 5xx, 408, 429: the next step of the schedule, with full jitter
   (a uniform delay between zero and the step, so that retries of many messages to one failing
   receiver spread out instead of arriving as a thundering herd when it recovers).
@@ -38,11 +40,14 @@ def decide(
     status_code: int | None,
     retry_after: float | None,
     permanent: bool,
+    throttled: bool = False,
     rng: random.Random | None = None,
 ) -> Decision:
     """Next state after the ``attempts_done``-th try failed (``attempts_done`` >= 1)."""
     if permanent:
         return Decision(dead=True)
+    if throttled and retry_after is not None:
+        return Decision(dead=False, next_attempt_at=now + timedelta(seconds=retry_after))
     max_attempts = len(schedule)
     if status_code is not None and 400 <= status_code < 500 and status_code not in _RETRYABLE_STATUSES:
         max_attempts = min(max_attempts, CLIENT_ERROR_MAX_ATTEMPTS)

@@ -36,6 +36,8 @@ class DeliveryFailed(Exception):
         excerpt: str = "",
         abort: bool = False,
         disable_target: str = "",
+        throttled: bool = False,
+        deferred: bool = False,
     ) -> None:
         super().__init__(error_class)
         self.error_class = error_class
@@ -47,6 +49,12 @@ class DeliveryFailed(Exception):
         self.abort = abort
         #: A reason to disable the whole target (410 Gone, bot blocked).
         self.disable_target = disable_target
+        #: The provider asked us to slow down (Telegram 429): the next try waits exactly
+        #: ``retry_after`` and the try does not use up a step of the retry schedule.
+        self.throttled = throttled
+        #: Nothing was sent (our own rate limiter had no slot in time): no try is counted, no
+        #: failure either; the delivery goes back to pending for ``retry_after`` seconds.
+        self.deferred = deferred
 
 
 @dataclass
