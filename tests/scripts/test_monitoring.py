@@ -1,0 +1,135 @@
+"""deploy/prometheus/alerts.yml and deploy/grafana/loyalty-dashboard.json."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from .contract import (
+    ENVIRONMENT,
+    METRICS,
+    PROMETHEUS_SERIES,
+    REPO_ROOT,
+    contract_section,
+    promql_metrics,
+)
+
+yaml = pytest.importorskip("yaml")
+
+ALERTS = REPO_ROOT / "deploy" / "prometheus" / "alerts.yml"
+ALERT_TESTS = REPO_ROOT / "deploy" / "prometheus" / "alerts.test.yml"
+DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "loyalty-dashboard.json"
+OPERATIONS_MD = REPO_ROOT / "docs" / "operations.md"
+
+#: What the alert rules must watch (the issue's list).
+ALERTED = {
+    "http_requests_total",
+    "http_slow_requests_total",
+    "loyalty_outbox_dead_total",
+    "outbound_429_total",
+    "telegram_rate_limit_hits_total",
+    "outbound_queue_depth",
+    "inbound_queue_depth",
+    "loyalty_outbox_pending",
+    "webhook_processing_lag_seconds",
+    "last_success_backup_timestamp_seconds",
+    "outbound_send_success_total",
+    "outbound_send_failed_total",
+}
+
+
+def rules() -> list[dict]:
+    groups = yaml.safe_load(ALERTS.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def doc_anchors() -> set[str]:
+    headings = re.findall(r"^#{1,6} (.+)$", OPERATIONS_MD.read_text(encoding="utf-8"), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_contract_lists_match_contract_md():
+    metrics = contract_section("Metrics")
+    environment = contract_section("Environment")
+    if metrics is None or environment is None:
+        pytest.skip("CONTRACT.md is not beside the repository")
+    assert set(re.findall(r"`([a-z_0-9]+)(?:\{|`)", metrics)) == METRICS
+    assert set(re.findall(r"`([A-Z][A-Z_0-9]+)`", environment)) == ENVIRONMENT
+
+
+def test_alert_rules_are_well_formed_and_link_the_runbook():
+    anchors = doc_anchors()
+    names = [rule["alert"] for rule in rules()]
+    assert len(names) == len(set(names))
+    for rule in rules():
+        assert rule["labels"]["severity"] in {"page", "warning"}, rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        page, _, anchor = rule["annotations"]["runbook"].partition("#")
+        assert page == "docs/operations.md"
+        assert anchor in anchors, f"{rule['alert']}: no heading for #{anchor}"
+
+
+def test_alerts_use_only_contract_metrics_and_cover_the_required_ones():
+    used = set()
+    for rule in rules():
+        names = promql_metrics(rule["expr"])
+        assert names, rule["alert"]
+        assert names <= METRICS | PROMETHEUS_SERIES, f"{rule['alert']}: {names - METRICS}"
+        used |= names
+    assert used >= ALERTED, f"no alert on {ALERTED - used}"
+
+
+def test_backup_stale_threshold_is_26_hours():
+    rule = next(r for r in rules() if r["alert"] == "LoyaltyBackupStale")
+    assert "last_success_backup_timestamp_seconds" in rule["expr"]
+    assert re.search(r">\s*26\s*\*\s*3600", rule["expr"])
+
+
+def test_five_xx_uses_the_numeric_status_label():
+    rule = next(r for r in rules() if r["alert"] == "LoyaltyHttp5xxBurst")
+    assert 'status=~"5.."' in rule["expr"]
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="no promtool (apt-get install prometheus)")
+def test_promtool_checks_and_unit_tests_pass():
+    check = subprocess.run(
+        ["promtool", "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    unit = subprocess.run(
+        ["promtool", "test", "rules", str(ALERT_TESTS)], capture_output=True, text=True, timeout=60
+    )
+    assert unit.returncode == 0, unit.stdout + unit.stderr
+
+
+def test_dashboard_is_valid_and_covers_every_contract_metric():
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["uid"] and dashboard["title"]
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    used = set()
+    for panel in panels:
+        assert panel["targets"], panel["title"]
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}"
+        for target in panel["targets"]:
+            names = promql_metrics(target["expr"])
+            assert names <= METRICS | PROMETHEUS_SERIES, f"{panel['title']}: {names - METRICS}"
+            used |= names
+    assert used >= METRICS, f"no panel shows {METRICS - used}"
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert "datasource" in variables
+
+
+def test_promql_metric_extraction():
+    expr = (
+        "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket"
+        '{status=~"5..", job="x"}[5m]))) > 1e-3 or max(up) and time() - 26 * 3600'
+    )
+    assert promql_metrics(expr) == {"http_request_duration_seconds", "up"}
