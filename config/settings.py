@@ -208,3 +208,24 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Integration API (issue 4) -----------------------------------------------------------------
+#: Requests per API key: "<n>/<s|m|h>" (sliding window in the shared cache, Redis when set).
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", "50/s")
+_rate_count, _, _rate_unit = API_THROTTLE_RATE.partition("/")
+if not (_rate_count.isdigit() and int(_rate_count) > 0 and _rate_unit in ("s", "m", "h")):
+    raise ImproperlyConfigured(
+        f"API_THROTTLE_RATE must look like 50/s, 600/m or 10000/h (got {API_THROTTLE_RATE!r})"
+    )
+# First, so that it times the whole stack and sees every response (also the ones middleware makes).
+MIDDLEWARE.insert(0, "platform_ops.http_metrics.HttpMetricsMiddleware")
+SPECTACULAR_SETTINGS.update(
+    {
+        "COMPONENT_SPLIT_REQUEST": True,
+        "SCHEMA_PATH_PREFIX": "/api/integrations/v1",
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "integrations.openapi.schema_postprocess",
+        ],
+    }
+)

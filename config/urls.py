@@ -15,6 +15,7 @@ urlpatterns = [
     path("db/health", health.db_health, name="db-health"),
     path("", include("django_prometheus.urls")),
     path("admin/", admin.site.urls),
+    path("api/integrations/v1/", include("integrations.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

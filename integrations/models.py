@@ -45,3 +45,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_key_per_merchant")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.route} {self.key}"

@@ -1,4 +1,23 @@
-"""Integration API writes: API keys (issue, revoke, rotate)."""
+"""Integration API writes: API keys, idempotency records, and the register's purchase flow.
+
+Idempotency (``Idempotency-Key``) in three steps, chosen so that a key can never double-apply a
+write and never stay locked by a request that died:
+
+1. :func:`idempotency_claim` INSERTs the record in its own short transaction. The unique
+   constraint (merchant, key) decides the race: exactly one request wins the claim; the others
+   read the record and get the stored response (replay), 422 (another body) or 409 (still
+   running). No read-then-write.
+2. The winner runs the domain service and :func:`idempotency_complete` in ONE transaction (the
+   loyalty services use plain ``transaction.atomic()`` and nest as savepoints): the purchase and
+   the stored response commit together or not at all, so a stored response always means the
+   write happened and a missing one means it did not.
+3. On any error the transaction rolls back and :func:`idempotency_release` deletes the claim, so
+   the client may correct the request and retry with the same key; only successful responses are
+   kept. A process killed mid-request leaves a claim whose ``locked_until`` lease runs out; the
+   next retry takes the key over by a conditional update (one winner) and runs the write.
+   :func:`idempotency_complete` only stores the response while its own lease is still the one on
+   the record, otherwise it rolls back its write (the key was taken over meanwhile).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +25,18 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from integrations.models import ApiKey
-from loyalty.models import Merchant
+from integrations.models import ApiKey, IdempotencyRecord
+from loyalty import pricing
+from loyalty.models import Customer, Merchant, Purchase
+from loyalty.selectors import customer_get
+from loyalty.services import customer_code_redeem, purchase_commit, purchase_quote
+from platform_ops.errors import ApplicationError
 
 KEY_PREFIX = "lk_"
 SCOPES = ("read", "write")
@@ -28,7 +52,9 @@ class IssuedKey:
     plaintext: str
 
 
-def api_key_issue(*, merchant: Merchant, name: str = "default", scopes: tuple[str, ...] = SCOPES) -> IssuedKey:
+def api_key_issue(
+    *, merchant: Merchant, name: str = "default", scopes: tuple[str, ...] = SCOPES
+) -> IssuedKey:
     """A new key; the plaintext is returned once and never stored."""
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
@@ -40,9 +66,9 @@ def api_key_issue(*, merchant: Merchant, name: str = "default", scopes: tuple[st
 
 def api_key_authenticate(plaintext: str) -> ApiKey | None:
     """The live key for ``plaintext`` or None; the secret is compared in constant time."""
-    if not plaintext.startswith(KEY_PREFIX) or "_" not in plaintext[len(KEY_PREFIX):]:
+    if not plaintext.startswith(KEY_PREFIX) or "_" not in plaintext[len(KEY_PREFIX) :]:
         return None
-    prefix, _, secret = plaintext[len(KEY_PREFIX):].partition("_")
+    prefix, _, secret = plaintext[len(KEY_PREFIX) :].partition("_")
     key = ApiKey.objects.select_related("merchant").filter(prefix=prefix).first()
     now = timezone.now()
     candidate_hash = _hash(secret)
@@ -71,3 +97,217 @@ def api_key_rotate(*, api_key: ApiKey, overlap: timedelta = timedelta(hours=24))
     new = api_key_issue(merchant=api_key.merchant, name=api_key.name, scopes=tuple(api_key.scopes))
     ApiKey.objects.filter(id=api_key.id).update(expires_at=timezone.now() + overlap)
     return new
+
+
+# --- idempotency ---------------------------------------------------------------------------
+
+#: How long a successful response answers retries that carry the same key.
+IDEMPOTENCY_TTL = timedelta(hours=24)
+#: How long a claim stays locked by a request still running. Longer than gunicorn's worker
+#: timeout (30 s), so a live request is never overtaken; a dead one frees its key after this.
+IDEMPOTENCY_LEASE = timedelta(seconds=60)
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """The Idempotency-Key was already used for another request body or another operation."""
+
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "Idempotency-Key already used for another request"
+
+
+class IdempotencyInProgress(ApplicationError):
+    """A request with the same Idempotency-Key is still being processed."""
+
+    status = 409
+    slug = "idempotency-in-progress"
+    title = "A request with this Idempotency-Key is in progress"
+    #: Seconds the client should wait before retrying (sent as ``Retry-After``).
+    retry_after = 1
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """This request owns the key until ``lease``; the lease value identifies the owner."""
+
+    record_id: int
+    lease: datetime
+
+
+@dataclass(frozen=True)
+class IdempotentReplay:
+    """The stored first response for the key."""
+
+    status_code: int
+    body: Any
+
+
+def _in_progress() -> IdempotencyInProgress:
+    return IdempotencyInProgress(
+        "A request with this Idempotency-Key is still being processed. Retry after the "
+        "Retry-After seconds with the same key and body to get its result."
+    )
+
+
+def idempotency_claim(
+    *, merchant: Merchant, key: str, operation: str, request_hash: str, now: datetime | None = None
+) -> IdempotencyClaim | IdempotentReplay:
+    """Claim ``key`` for this request, or answer what the earlier request with it got.
+
+    Raises :class:`IdempotencyKeyReused` when the key came with another body or operation and
+    :class:`IdempotencyInProgress` while the earlier request still runs. Call it outside any
+    transaction: the claim must be visible to concurrent requests at once.
+    """
+    now = now or timezone.now()
+    lease = now + IDEMPOTENCY_LEASE
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    merchant=merchant,
+                    key=key,
+                    route=operation,
+                    request_hash=request_hash,
+                    locked_until=lease,
+                )
+            return IdempotencyClaim(record_id=record.id, lease=lease)
+        except IntegrityError:
+            pass  # the key exists: decide from the record below
+        existing = IdempotencyRecord.objects.filter(merchant=merchant, key=key).first()
+        if existing is None:
+            continue  # released (the first request failed) between our INSERT and this read
+        if existing.created_at <= now - IDEMPOTENCY_TTL:
+            # Past its 24 h but not purged yet: the key is free again.
+            IdempotencyRecord.objects.filter(
+                id=existing.id, created_at=existing.created_at
+            ).delete()
+            continue
+        if existing.route != operation or existing.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {key!r} was already used for {existing.route} with another "
+                "body. Send a new key for a new request; reuse a key only to retry the very same "
+                "request.",
+                errors={"Idempotency-Key": ["Use a fresh key (e.g. a UUID) for each new request."]},
+            )
+        if existing.status_code is not None:
+            return IdempotentReplay(status_code=existing.status_code, body=existing.response_body)
+        if existing.locked_until is not None and existing.locked_until > now:
+            raise _in_progress()
+        # The request holding the key died before committing anything: take the key over. The
+        # condition on the old lease lets exactly one of several retries win.
+        taken = IdempotencyRecord.objects.filter(
+            id=existing.id, status_code=None, locked_until=existing.locked_until
+        ).update(locked_until=lease)
+        if taken:
+            return IdempotencyClaim(record_id=existing.id, lease=lease)
+        raise _in_progress()
+    raise _in_progress()
+
+
+def idempotency_complete(*, claim: IdempotencyClaim, status_code: int, body: Any) -> None:
+    """Store the response; runs in the transaction of the domain write it answers for."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("idempotency_complete must run inside the domain transaction")
+    stored = IdempotencyRecord.objects.filter(
+        id=claim.record_id, status_code=None, locked_until=claim.lease
+    ).update(status_code=status_code, response_body=body, locked_until=None)
+    if not stored:
+        # Our lease ran out and a retry took the key over: roll our write back, theirs counts.
+        raise _in_progress()
+
+
+def idempotency_release(*, claim: IdempotencyClaim) -> None:
+    """Forget a claim whose request failed (nothing was committed), freeing the key."""
+    IdempotencyRecord.objects.filter(
+        id=claim.record_id, status_code=None, locked_until=claim.lease
+    ).delete()
+
+
+def idempotency_purge(*, now: datetime | None = None, batch: int = 5000) -> int:
+    """Delete records older than 24 h in batches (for the relay's periodic jobs); returns rows."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    deleted = 0
+    while True:
+        ids = list(
+            IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[
+                :batch
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += IdempotencyRecord.objects.filter(id__in=ids).delete()[0]
+
+
+# --- the register flow ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calculation:
+    customer: Customer
+    quote: pricing.Quote
+
+
+def _customer_for(*, merchant: Merchant, customer_id: Any, code: str | None) -> Customer:
+    """The purchase's customer, by id or by one-time code (which this consumes)."""
+    if code is not None:
+        return customer_code_redeem(merchant=merchant, code=code)
+    return customer_get(merchant=merchant, customer_id=customer_id)
+
+
+@transaction.atomic
+def purchase_calculate(
+    *,
+    merchant: Merchant,
+    customer_id: Any = None,
+    code: str | None = None,
+    amount_minor: int,
+    redeem_points: int = 0,
+    lines: list[dict[str, Any]] | None = None,
+) -> Calculation:
+    """Quote a purchase for a customer given by id or code; writes nothing else.
+
+    A code is consumed by the first call that uses it; the register continues with the returned
+    customer id. If the quote fails, the code is not consumed (one transaction).
+    """
+    customer = _customer_for(merchant=merchant, customer_id=customer_id, code=code)
+    quote = purchase_quote(
+        merchant=merchant,
+        customer=customer,
+        amount_minor=amount_minor,
+        redeem_points=redeem_points,
+        lines=lines,
+    )
+    return Calculation(customer=customer, quote=quote)
+
+
+@transaction.atomic
+def purchase_commit_for_register(
+    *,
+    merchant: Merchant,
+    customer_id: Any = None,
+    code: str | None = None,
+    amount_minor: int,
+    order_id: str,
+    redeem_points: int = 0,
+    lines: list[dict[str, Any]] | None = None,
+    outlet_id: Any = None,
+    device_id: Any = None,
+    manager_id: Any = None,
+) -> Purchase:
+    """:func:`loyalty.services.purchase_commit` for a customer given by id or one-time code.
+
+    The code is consumed in the purchase's transaction: a purchase that fails leaves it usable.
+    """
+    if code is not None:
+        customer_id = customer_code_redeem(merchant=merchant, code=code).id
+    return purchase_commit(
+        merchant=merchant,
+        customer_id=customer_id,
+        amount_minor=amount_minor,
+        order_id=order_id,
+        redeem_points=redeem_points,
+        lines=lines,
+        outlet_id=outlet_id,
+        device_id=device_id,
+        manager_id=manager_id,
+    )

@@ -1,0 +1,420 @@
+"""The merchant integration API (CONTRACT, "Integration API"): one view per operation.
+
+Each view checks its input with its own serializer, calls one service or selector with the
+key's merchant (so every read and write is scoped to it), and answers through its own output
+serializer. Errors are problem+json via ``platform_ops.problems``; the shared request fields and
+the base view live in :mod:`integrations.fields`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from integrations.fields import (
+    CodeField,
+    CustomerOutput,
+    IdField,
+    IntegrationApi,
+    LineInput,
+    PhoneField,
+    QueryPhoneField,
+    StrictCharField,
+    StrictSerializer,
+    amount_field,
+    points_field,
+    validated,
+)
+from integrations.idempotency import idempotency_key_from, idempotent
+from integrations.openapi import idempotency_key, problems
+from integrations.selectors import (
+    LEDGER_PAGE_DEFAULT,
+    LEDGER_PAGE_MAX,
+    ledger_entry_payload,
+    ledger_page,
+    refund_result_payload,
+)
+from integrations.services import purchase_calculate, purchase_commit_for_register
+from loyalty.models import EntryKind
+from loyalty.selectors import (
+    customer_get,
+    customer_get_by_phone,
+    customer_payload,
+    purchase_payload,
+)
+from loyalty.services import customer_code_redeem, customer_register, refund_create
+
+# --- customers -----------------------------------------------------------------------------
+
+
+class CodeRedeemApi(IntegrationApi):
+    """``POST code``: the customer behind a one-time code, consuming the code."""
+
+    class CodeRedeemInput(StrictSerializer):
+        """The code the customer shows."""
+
+        code = CodeField()
+
+    class CodeRedeemOutput(serializers.Serializer):
+        """The customer behind the code."""
+
+        customer = CustomerOutput()
+
+    @extend_schema(
+        operation_id="code_redeem",
+        tags=["customers"],
+        summary="Resolve a one-time customer code",
+        description="Answers the customer behind the code the customer shows at the register, "
+        "with their balance. The code is single use and expires after a few minutes; a second "
+        "use answers 404.",
+        parameters=[idempotency_key(required=False)],
+        request=CodeRedeemInput,
+        responses={200: CodeRedeemOutput, **problems(404, 409, 415, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        key = idempotency_key_from(request, required=False)
+        data = validated(self.CodeRedeemInput, request.data)
+
+        def perform() -> tuple[int, Any]:
+            customer = customer_code_redeem(merchant=request.auth.merchant, code=data["code"])
+            return 200, self.CodeRedeemOutput({"customer": customer_payload(customer)}).data
+
+        return idempotent(request, operation="POST code", key=key, perform=perform)
+
+
+class CustomerGetApi(IntegrationApi):
+    """``GET customers/{id}``."""
+
+    @extend_schema(
+        operation_id="customer_get",
+        tags=["customers"],
+        summary="Get a customer",
+        responses={200: CustomerOutput, **problems(404)},
+    )
+    def get(self, request: Request, customer_id: Any) -> Response:
+        customer = customer_get(merchant=request.auth.merchant, customer_id=customer_id)
+        return Response(CustomerOutput(customer_payload(customer)).data)
+
+
+class CustomerByPhoneApi(IntegrationApi):
+    """``GET customers?phone=``: the customer with this phone."""
+
+    class CustomerByPhoneQuery(StrictSerializer):
+        """The phone to look up."""
+
+        phone = QueryPhoneField(help_text="E.164, e.g. +79161234567 (URL-encoded: %2B79161234567).")
+
+    @extend_schema(
+        operation_id="customer_find_by_phone",
+        tags=["customers"],
+        summary="Find a customer by phone",
+        description="Answers the customer object (not a list); 404 when no customer of this "
+        "merchant has the phone.",
+        parameters=[CustomerByPhoneQuery],
+        responses={200: CustomerOutput, **problems(404)},
+    )
+    def get(self, request: Request) -> Response:
+        query = validated(self.CustomerByPhoneQuery, request.query_params)
+        customer = customer_get_by_phone(merchant=request.auth.merchant, phone=query["phone"])
+        return Response(CustomerOutput(customer_payload(customer)).data)
+
+
+class CustomerRegisterApi(IntegrationApi):
+    """``POST customers``: register a customer by phone."""
+
+    class CustomerRegisterInput(StrictSerializer):
+        """A new customer."""
+
+        phone = PhoneField(help_text="E.164, e.g. +79161234567.")
+        name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="customer_register",
+        tags=["customers"],
+        summary="Register a customer",
+        description="409 when the phone is registered already; the problem names the existing "
+        "customer in `customer_id`.",
+        parameters=[idempotency_key(required=False)],
+        request=CustomerRegisterInput,
+        responses={201: CustomerOutput, **problems(409, 415, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        key = idempotency_key_from(request, required=False)
+        data = validated(self.CustomerRegisterInput, request.data)
+
+        def perform() -> tuple[int, Any]:
+            customer = customer_register(
+                merchant=request.auth.merchant, phone=data["phone"], name=data["name"]
+            )
+            return 201, CustomerOutput(customer_payload(customer)).data
+
+        return idempotent(request, operation="POST customers", key=key, perform=perform)
+
+
+# --- purchases -----------------------------------------------------------------------------
+
+
+class PurchaseInput(StrictSerializer):
+    """Fields shared by ``calculate`` and ``purchases`` (a register sends the same body)."""
+
+    customer_id = IdField(required=False, help_text="The customer; or send `code` instead.")
+    code = CodeField(
+        required=False,
+        help_text="A one-time customer code instead of customer_id; consumed by this call.",
+    )
+    amount_minor = amount_field(help_text="The purchase total in minor units.")
+    redeem_points = points_field(default=0, help_text="Points to pay with (default 0).")
+    order_id = StrictCharField(
+        max_length=100, required=False, help_text="Your order number, unique per merchant."
+    )
+    outlet_id = IdField(required=False)
+    device_id = IdField(required=False)
+    manager_id = IdField(required=False)
+    lines = LineInput(
+        many=True,
+        required=False,
+        max_length=500,
+        help_text="Optional lines adding up to amount_minor, to exclude some from earning or "
+        "from being paid with points.",
+    )
+
+    exactly_one_of = (("customer_id", "code"),)
+
+
+class PurchaseCalculateApi(IntegrationApi):
+    """``POST calculate``: quote a purchase; writes nothing (except consuming a code)."""
+
+    class PurchaseCalculateInput(PurchaseInput):
+        """The purchase to quote: `customer_id` or `code`, and the amount."""
+
+    class PurchaseCalculateOutput(serializers.Serializer):
+        """The quote, and the customer it is for."""
+
+        customer_id = serializers.UUIDField(help_text="Continue with this id after using a code.")
+        balance_points = serializers.IntegerField(help_text="Spendable points now.")
+        amount_minor = serializers.IntegerField()
+        redeem_points = serializers.IntegerField(help_text="Points that would be redeemed.")
+        redeemed_minor = serializers.IntegerField(help_text="Money those points pay for.")
+        payable_minor = serializers.IntegerField(help_text="What the customer pays in money.")
+        max_redeem_points = serializers.IntegerField(
+            help_text="The most points this purchase allows."
+        )
+        earn_points = serializers.IntegerField(help_text="Points the purchase would earn.")
+        earn_bps = serializers.IntegerField(help_text="Earn rate applied, 500 = 5 %.")
+        tier = serializers.CharField(allow_null=True, help_text="The customer's tier, if any.")
+
+    @extend_schema(
+        operation_id="purchase_calculate",
+        tags=["purchases"],
+        summary="Quote a purchase",
+        description="Points to earn, the most points that may be redeemed and what is left to "
+        "pay; nothing is written. Takes the same body as `POST purchases`; `order_id` and the "
+        "place ids are accepted and not checked here. **A `code` is consumed by this call** (the "
+        "first call that uses a code consumes it): continue with the answered `customer_id`. If "
+        "the quote fails (e.g. 422), the code stays usable.",
+        request=PurchaseCalculateInput,
+        responses={200: PurchaseCalculateOutput, **problems(404, 415, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(self.PurchaseCalculateInput, request.data)
+        result = purchase_calculate(
+            merchant=request.auth.merchant,
+            customer_id=data.get("customer_id"),
+            code=data.get("code"),
+            amount_minor=data["amount_minor"],
+            redeem_points=data["redeem_points"],
+            lines=data.get("lines"),
+        )
+        body = {
+            **result.quote.as_dict(),
+            "customer_id": result.customer.id,
+            "balance_points": result.customer.balance_points,
+        }
+        return Response(self.PurchaseCalculateOutput(body).data)
+
+
+class PurchaseCommitApi(IntegrationApi):
+    """``POST purchases``: commit a purchase (earn and/or redeem points)."""
+
+    class PurchaseCommitInput(PurchaseInput):
+        """The purchase to commit: `customer_id` or `code`, amount, order and place."""
+
+        order_id = StrictCharField(
+            max_length=100, help_text="Your order number; each can be committed once."
+        )
+
+        at_least_one_of = (("outlet_id", "device_id", "manager_id"),)
+
+    class PurchaseOutput(serializers.Serializer):
+        """A committed purchase."""
+
+        id = serializers.UUIDField()
+        order_id = serializers.CharField()
+        customer_id = serializers.UUIDField()
+        amount_minor = serializers.IntegerField()
+        earned_points = serializers.IntegerField()
+        redeemed_points = serializers.IntegerField()
+        redeemed_minor = serializers.IntegerField()
+        refunded_minor = serializers.IntegerField()
+        balance_points = serializers.IntegerField(help_text="The customer's balance after it.")
+        outlet_id = serializers.UUIDField(allow_null=True)
+        device_id = serializers.UUIDField(allow_null=True)
+        manager_id = serializers.UUIDField(allow_null=True)
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="purchase_commit",
+        tags=["purchases"],
+        summary="Commit a purchase",
+        description="Requires one of outlet_id, device_id, manager_id (each must be the "
+        "merchant's own) and an Idempotency-Key. An order_id already committed answers 409 "
+        "with its `purchase_id`. A `code` is consumed only if the purchase commits.",
+        parameters=[idempotency_key(required=True)],
+        request=PurchaseCommitInput,
+        responses={201: PurchaseOutput, **problems(404, 409, 415, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        key = idempotency_key_from(request, required=True)
+        data = validated(self.PurchaseCommitInput, request.data)
+
+        def perform() -> tuple[int, Any]:
+            purchase = purchase_commit_for_register(
+                merchant=request.auth.merchant,
+                customer_id=data.get("customer_id"),
+                code=data.get("code"),
+                amount_minor=data["amount_minor"],
+                order_id=data["order_id"],
+                redeem_points=data["redeem_points"],
+                lines=data.get("lines"),
+                outlet_id=data.get("outlet_id"),
+                device_id=data.get("device_id"),
+                manager_id=data.get("manager_id"),
+            )
+            payload = purchase_payload(purchase, balance_points=purchase.customer.balance_points)
+            return 201, self.PurchaseOutput(payload).data
+
+        return idempotent(request, operation="POST purchases", key=key, perform=perform)
+
+
+class RefundCreateApi(IntegrationApi):
+    """``POST refunds``: refund all or part of a purchase."""
+
+    class RefundCreateInput(StrictSerializer):
+        """The purchase to refund (`purchase_id` or `order_id`) and how much."""
+
+        purchase_id = IdField(required=False, help_text="The purchase; or send order_id.")
+        order_id = StrictCharField(max_length=100, required=False)
+        amount_minor = amount_field(
+            required=False, help_text="Amount to refund; absent: the rest of the purchase."
+        )
+
+        exactly_one_of = (("purchase_id", "order_id"),)
+
+    class RefundOutput(serializers.Serializer):
+        """A refund and the customer's balance after it."""
+
+        id = serializers.UUIDField()
+        purchase_id = serializers.UUIDField()
+        order_id = serializers.CharField()
+        customer_id = serializers.UUIDField()
+        amount_minor = serializers.IntegerField()
+        earned_points_reversed = serializers.IntegerField()
+        earned_points_shortfall = serializers.IntegerField(
+            help_text="Earned points that could not be taken back (already spent)."
+        )
+        redeemed_points_returned = serializers.IntegerField()
+        balance_points = serializers.IntegerField(help_text="The customer's balance after it.")
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="refund_create",
+        tags=["purchases"],
+        summary="Refund a purchase",
+        description="Full (no amount_minor) or partial. Earned points are reversed and redeemed "
+        "points returned in proportion to the refunded share. Requires an Idempotency-Key.",
+        parameters=[idempotency_key(required=True)],
+        request=RefundCreateInput,
+        responses={201: RefundOutput, **problems(404, 409, 415, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        key = idempotency_key_from(request, required=True)
+        data = validated(self.RefundCreateInput, request.data)
+
+        def perform() -> tuple[int, Any]:
+            refund = refund_create(
+                merchant=request.auth.merchant,
+                purchase_id=data.get("purchase_id"),
+                order_id=data.get("order_id"),
+                amount_minor=data.get("amount_minor"),
+            )
+            return 201, self.RefundOutput(refund_result_payload(refund)).data
+
+        return idempotent(request, operation="POST refunds", key=key, perform=perform)
+
+
+# --- ledger --------------------------------------------------------------------------------
+
+
+class LedgerEntryOutput(serializers.Serializer):
+    """One ledger entry: a change of the customer's points."""
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=EntryKind.choices)
+    points = serializers.IntegerField(help_text="Change of the spendable balance.")
+    pending_points = serializers.IntegerField(help_text="Change of not-yet-spendable points.")
+    balance_after = serializers.IntegerField()
+    purchase_id = serializers.UUIDField(allow_null=True)
+    refund_id = serializers.UUIDField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class TransactionListApi(IntegrationApi):
+    """``GET transactions?customer_id=``: the customer's ledger, newest first, by cursor."""
+
+    class TransactionListQuery(StrictSerializer):
+        """Whose ledger, and which page."""
+
+        customer_id = IdField()
+        limit = serializers.IntegerField(
+            min_value=1,
+            max_value=LEDGER_PAGE_MAX,
+            default=LEDGER_PAGE_DEFAULT,
+            help_text=f"Entries per page, 1 to {LEDGER_PAGE_MAX}.",
+        )
+        cursor = StrictCharField(
+            max_length=200, required=False, help_text="The `next` of the previous page."
+        )
+
+    class TransactionListOutput(serializers.Serializer):
+        """A page of ledger entries, newest first."""
+
+        results = LedgerEntryOutput(many=True)
+        next = serializers.CharField(
+            allow_null=True, help_text="Cursor of the next (older) page; null on the last page."
+        )
+
+    @extend_schema(
+        operation_id="transaction_list",
+        tags=["customers"],
+        summary="List a customer's ledger",
+        parameters=[TransactionListQuery],
+        responses={200: TransactionListOutput, **problems(404)},
+    )
+    def get(self, request: Request) -> Response:
+        query = validated(self.TransactionListQuery, request.query_params)
+        page = ledger_page(
+            merchant=request.auth.merchant,
+            customer_id=query["customer_id"],
+            limit=query["limit"],
+            cursor=query.get("cursor"),
+        )
+        body = {
+            "results": [ledger_entry_payload(entry) for entry in page.entries],
+            "next": page.next_cursor,
+        }
+        return Response(self.TransactionListOutput(body).data)
