@@ -99,17 +99,9 @@ def http_client() -> httpx.Client:
         return _client
 
 
-def webhook_send(
-    *,
-    url: str,
-    secret: str,
-    message_id: str,
-    payload: dict[str, Any],
-    request_id: str = "",
-) -> SendOutcome:
-    """POST one signed Standard Webhooks message; raise :class:`DeliveryFailed` unless 2xx."""
-    started_at = datetime.now(UTC)
-    started = time.perf_counter()
+def _signed_request(
+    *, url: str, secret: str, message_id: str, payload: dict[str, Any], request_id: str
+) -> tuple[bytes, dict[str, str]]:
     try:
         target_check(url)
     except UnsafeTarget as exc:
@@ -124,34 +116,52 @@ def webhook_send(
     }
     if request_id:
         headers["x-request-id"] = request_id
-    try:
-        with http_client().stream("POST", url, content=body.encode(), headers=headers) as response:
-            chunk = b""
-            for part in response.iter_bytes():
-                chunk += part
-                if len(chunk) >= RESPONSE_READ_CAP:
-                    break
-            excerpt = chunk[:RESPONSE_READ_CAP].decode("utf-8", "replace")[:500]
-            status = response.status_code
-            abort = response.headers.get("webhook-delivery", "").lower() == "abort-message"
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-    except httpx.TimeoutException as exc:
-        raise DeliveryFailed(exc.__class__.__name__) from None
-    except httpx.HTTPError as exc:
-        raise DeliveryFailed(exc.__class__.__name__) from None
-    duration_ms = int((time.perf_counter() - started) * 1000)
+    return body.encode(), headers
+
+
+def _judge(status: int, headers: httpx.Headers, excerpt: str, duration_ms: int, started_at: datetime) -> SendOutcome:
+    """Turn a receiver's answer into an outcome or a :class:`DeliveryFailed`."""
     if 200 <= status < 300:
         return SendOutcome(status_code=status, duration_ms=duration_ms, excerpt=excerpt, started_at=started_at)
-    if abort:
+    if headers.get("webhook-delivery", "").lower() == "abort-message":
         raise DeliveryFailed("Aborted", status_code=status, permanent=True, abort=True, excerpt=excerpt)
     if status == 410:
         raise DeliveryFailed(
             "Gone", status_code=status, permanent=True, excerpt=excerpt,
             disable_target="receiver answered 410 Gone",
         )
+    retry_after = parse_retry_after(headers.get("retry-after"))
     raise DeliveryFailed(
         f"HTTP{status}",
         status_code=status,
         retry_after=retry_after if status in (429, 503) else None,
         excerpt=excerpt,
     )
+
+
+def webhook_send(
+    *,
+    url: str,
+    secret: str,
+    message_id: str,
+    payload: dict[str, Any],
+    request_id: str = "",
+) -> SendOutcome:
+    """POST one signed Standard Webhooks message; raise :class:`DeliveryFailed` unless 2xx."""
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    body, headers = _signed_request(
+        url=url, secret=secret, message_id=message_id, payload=payload, request_id=request_id
+    )
+    try:
+        with http_client().stream("POST", url, content=body, headers=headers) as response:
+            chunk = b""
+            for part in response.iter_bytes():
+                chunk += part
+                if len(chunk) >= RESPONSE_READ_CAP:
+                    break
+            excerpt = chunk[:RESPONSE_READ_CAP].decode("utf-8", "replace")[:500]
+            status, response_headers = response.status_code, response.headers
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(exc.__class__.__name__) from None
+    return _judge(status, response_headers, excerpt, int((time.perf_counter() - started) * 1000), started_at)

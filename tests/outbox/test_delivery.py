@@ -69,7 +69,7 @@ def test_retry_after_is_honoured(stack, receiver, shop):
     stack.relay()
     got = receiver.wait_for(2)
     gap = got[1].at - got[0].at
-    assert 1.9 <= gap < 4.5, gap
+    assert 1.9 <= gap < 6.0, gap  # 2 s plus at most one relay poll and a busy CI machine
 
 
 def test_timeout_then_dead_after_schedule(stack, receiver, shop):
