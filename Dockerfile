@@ -41,6 +41,9 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # The source tree too: manage.py, templates and static files are read from here.
 COPY --chown=app:app . .
+# Static files for the admin and portal, served by WhiteNoise from inside the app.
+RUN SECRET_KEY=collectstatic-only-0123456789abcdef0123 python manage.py collectstatic --noinput -v 0 \
+    && chown -R app:app /app/staticfiles
 
 USER app
 

@@ -35,7 +35,10 @@ lint: install ## ruff and mypy
 	$(BIN)/mypy loyalty outbox integrations notifications platform_ops config
 
 test: install ## Whole suite against a throwaway PostgreSQL and Redis
-	@command -v shellcheck >/dev/null || apt-get install -y shellcheck >/dev/null 2>&1 || true
+	@command -v shellcheck >/dev/null || { apt-get install -y shellcheck >/dev/null 2>&1 || \
+	  { apt-get update >/dev/null 2>&1 && apt-get install -y shellcheck >/dev/null 2>&1; } || \
+	  echo "shellcheck could not be installed; its test will fail"; }
+	@command -v promtool >/dev/null || apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || true
 	@dir=$$(mktemp -d /tmp/loyalty-test-XXXXXX); \
 	  trap '.ci/services.sh stop "$$dir" >/dev/null 2>&1 || true' EXIT; \
 	  eval "$$(.ci/services.sh start "$$dir")" && \
