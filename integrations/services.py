@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -161,8 +162,11 @@ def idempotency_claim(
     now = now or timezone.now()
     lease = now + IDEMPOTENCY_LEASE
     for _ in range(3):
+        # Outside a transaction (as the API calls it) the INSERT commits on its own, in one round
+        # trip; inside one, a savepoint keeps a lost race from spoiling the caller's transaction.
+        guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
         try:
-            with transaction.atomic():
+            with guard:
                 record = IdempotencyRecord.objects.create(
                     merchant=merchant,
                     key=key,
@@ -280,7 +284,8 @@ def purchase_calculate(
     return Calculation(customer=customer, quote=quote)
 
 
-@transaction.atomic
+# No savepoint: nested in the Idempotency-Key transaction, any error rolls all of it back.
+@transaction.atomic(savepoint=False)
 def purchase_commit_for_register(
     *,
     merchant: Merchant,

@@ -3,8 +3,9 @@
 Algorithm: sliding-window counter. Each key has one counter per fixed window (``API_THROTTLE_RATE``
 ``50/s`` → 1 s windows); a request is allowed while ``previous window's count x the share of it
 still inside the sliding window + this window's count`` stays within the limit. It smooths the
-double burst a fixed window allows at its edges, costs three cache operations, and keeps two small
-keys per API key that expire on their own. Counts are shared by every gunicorn worker and host.
+double burst a fixed window allows at its edges, costs one Redis round trip (INCR, EXPIRE and GET
+in a pipeline), and keeps two small keys per API key that expire on their own. Counts are shared
+by every gunicorn worker and host.
 
 When the store fails, the limit degrades open: requests pass, a warning is logged once per outage
 and ``api_throttle_degraded_total`` counts each request let through unchecked. After a failure
@@ -80,19 +81,34 @@ class _StoreBreaker:
 store_breaker = _StoreBreaker()
 
 
-def sliding_window_hit(bucket: str, *, limit: int, window: int, now: float) -> float | None:
-    """Count one request in ``bucket``: None when allowed, else the seconds to wait."""
-    index, elapsed = divmod(now, window)
-    current = f"{bucket}:{int(index)}"
-    previous = f"{bucket}:{int(index) - 1}"
-    # Two windows of life: the current window's count is still needed as "previous" in the next.
-    cache.add(current, 0, timeout=window * 2 + 1)
+def _window_counts(current: str, previous: str, *, ttl: int) -> tuple[int, int]:
+    """Count one hit in ``current``; answer it and ``previous``'s count."""
+    redis_client = getattr(getattr(cache, "client", None), "get_client", None)
+    if redis_client is not None:
+        # django-redis: one round trip for the three commands.
+        pipe = redis_client(write=True).pipeline(transaction=False)
+        pipe.incr(cache.make_key(current))
+        pipe.expire(cache.make_key(current), ttl)
+        pipe.get(cache.make_key(previous))
+        count, _, previous_count = pipe.execute()
+        return int(count), int(previous_count or 0)
+    # Any other cache (the embedded run's local memory).
+    cache.add(current, 0, timeout=ttl)
     try:
         count = cache.incr(current)
     except ValueError:  # evicted between add and incr
-        cache.set(current, 1, timeout=window * 2 + 1)
+        cache.set(current, 1, timeout=ttl)
         count = 1
-    previous_count = int(cache.get(previous) or 0)
+    return count, int(cache.get(previous) or 0)
+
+
+def sliding_window_hit(bucket: str, *, limit: int, window: int, now: float) -> float | None:
+    """Count one request in ``bucket``: None when allowed, else the seconds to wait."""
+    index, elapsed = divmod(now, window)
+    # Two windows of life: the current window's count is still needed as "previous" in the next.
+    count, previous_count = _window_counts(
+        f"{bucket}:{int(index)}", f"{bucket}:{int(index) - 1}", ttl=window * 2 + 1
+    )
     estimate = previous_count * (window - elapsed) / window + count
     if estimate <= limit:
         return None
