@@ -229,3 +229,18 @@ SPECTACULAR_SETTINGS.update(
         ],
     }
 )
+
+# --- Telegram customer bot (issue 6) -------------------------------------------------------------
+_tg_secret = TELEGRAM_NOTIFY_WEBHOOK_SECRET
+if _tg_secret is not None and not (
+    len(_tg_secret) <= 256
+    and _tg_secret.isascii()
+    and (_tg_secret.replace("_", "").replace("-", "") or "x").isalnum()
+):
+    raise ImproperlyConfigured(
+        "TELEGRAM_NOTIFY_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+        "(what Telegram accepts as a webhook secret_token)"
+    )
+#: Longest a Telegram send waits for its rate-limiter slot before the delivery is handed back
+#: (retried shortly, without counting as a failure).
+TELEGRAM_SEND_MAX_WAIT_SECONDS = env.float("TELEGRAM_SEND_MAX_WAIT_SECONDS", 5.0, lo=0.1, hi=60.0)

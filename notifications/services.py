@@ -1,0 +1,148 @@
+"""Writes of the customer bot: storing inbound updates, claiming them, pending links.
+
+An update is claimed by a conditional update (STYLE 7) that takes it only while it is unprocessed
+and nobody holds it, so duplicate wake-ups, a redelivered message or the relay's sweep never run
+an update twice at the same time; it is marked processed in the same transaction as the domain
+writes its handling made, so the effect of an update is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from loyalty.models import Merchant
+from notifications import metrics
+from notifications.models import TelegramLinkRequest, TelegramUpdate
+
+logger = logging.getLogger(__name__)
+
+#: How long a worker holds a claimed update before anyone may take it again.
+CLAIM_SECONDS = 60
+#: Tries before an update that keeps failing is given up (marked processed with its error).
+MAX_ATTEMPTS = 5
+#: Wait before the sweep retries a failed update, multiplied by the tries so far.
+RETRY_DELAY_SECONDS = 5
+
+
+def _chat_id_of(payload: dict[str, Any]) -> int | None:
+    message = payload.get("message") or payload.get("edited_message") or {}
+    chat = message.get("chat") if isinstance(message, dict) else None
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
+    return chat_id if isinstance(chat_id, int) else None
+
+
+def telegram_update_receive(*, payload: dict[str, Any]) -> tuple[TelegramUpdate, bool]:
+    """Store an update once by ``update_id``; after the commit, wake a worker if it is new.
+
+    Returns the row and whether it was new. The wake-up is best effort: the row is the truth and
+    the relay's sweep wakes a worker for it when the message is lost (Redis away).
+    """
+    update_id = int(payload["update_id"])
+    with transaction.atomic(durable=True):
+        update, created = TelegramUpdate.objects.get_or_create(
+            update_id=update_id, defaults={"payload": payload, "chat_id": _chat_id_of(payload)}
+        )
+        if created:
+            transaction.on_commit(lambda: telegram_update_wake(update_id=update_id))
+    return update, created
+
+
+def telegram_update_wake(*, update_id: int) -> bool:
+    """Send the inbound queue a wake-up for one update; False when the broker refused it."""
+    from notifications.actors import process_telegram_update
+
+    try:
+        process_telegram_update.send(update_id)
+    except Exception as exc:  # the row waits for the sweep; the webhook must still answer 200
+        metrics.BOT_ERRORS.labels("enqueue_failed").inc()
+        logger.warning(
+            "could not queue telegram update; the sweep will",
+            extra={"update_id": update_id, "error": exc.__class__.__name__},
+        )
+        return False
+    return True
+
+
+def telegram_update_claim(*, update_id: int, now: datetime | None = None) -> TelegramUpdate | None:
+    """Take an unprocessed update nobody holds; None when it is done or held by someone else."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    taken = (
+        TelegramUpdate.objects.filter(update_id=update_id, processed_at=None)
+        .filter(Q(claimed_until=None) | Q(claimed_until__lt=now))
+        .update(
+            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+            claim_token=token,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not taken:
+        return None
+    return TelegramUpdate.objects.get(update_id=update_id, claim_token=token)
+
+
+def telegram_update_finish(*, update: TelegramUpdate, error: str = "") -> bool:
+    """Mark a claimed update processed; False when the claim was lost meanwhile.
+
+    Call inside the transaction of the update's domain writes, and roll back on False.
+    """
+    done = TelegramUpdate.objects.filter(
+        id=update.id, claim_token=update.claim_token, processed_at=None
+    ).update(processed_at=timezone.now(), claimed_until=None, claim_token=None, error=error[:300])
+    return bool(done)
+
+
+def telegram_update_fail(*, update: TelegramUpdate, error: str) -> bool:
+    """Record a failed try; returns True when the update was given up (too many tries)."""
+    now = timezone.now()
+    if update.attempts >= MAX_ATTEMPTS:
+        telegram_update_finish(
+            update=update, error=f"gave up after {update.attempts} tries: {error}"
+        )
+        metrics.BOT_ERRORS.labels("gave_up").inc()
+        logger.error(
+            "telegram update given up", extra={"update_id": update.update_id, "error": error}
+        )
+        return True
+    TelegramUpdate.objects.filter(id=update.id, claim_token=update.claim_token).update(
+        error=error[:300],
+        claimed_until=now + timedelta(seconds=RETRY_DELAY_SECONDS * update.attempts),
+        claim_token=None,
+    )
+    return False
+
+
+def telegram_updates_purge(*, older_than: timedelta, limit: int = 10_000) -> int:
+    """Delete processed updates past retention (their duplicates can no longer arrive)."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        TelegramUpdate.objects.filter(processed_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    if not ids:
+        return 0
+    deleted, _ = TelegramUpdate.objects.filter(id__in=ids).delete()
+    return deleted
+
+
+def telegram_link_request_open(
+    *, chat_id: int, user_id: int, merchant: Merchant
+) -> TelegramLinkRequest:
+    """Remember that this chat wants a card of ``merchant`` linked (replaces an older request)."""
+    request, _ = TelegramLinkRequest.objects.update_or_create(
+        chat_id=chat_id,
+        defaults={"merchant": merchant, "user_id": user_id, "created_at": timezone.now()},
+    )
+    return request
+
+
+def telegram_link_request_close(*, chat_id: int) -> None:
+    TelegramLinkRequest.objects.filter(chat_id=chat_id).delete()
