@@ -128,7 +128,7 @@ def start_gunicorn(port: int, workers: int, log: Path) -> subprocess.Popen[bytes
         "LOG_LEVEL": "warning",
         # One key per run: the per-key limit (default 50/s) must not be what is measured.
         "API_THROTTLE_RATE": "1000000/s",
-        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-prom-"),
+        "PROMETHEUS_MULTIPROC_DIR": str(log.parent / "prometheus"),
     }
     proc = subprocess.Popen(
         [

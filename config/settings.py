@@ -244,3 +244,25 @@ if _tg_secret is not None and not (
 #: Longest a Telegram send waits for its rate-limiter slot before the delivery is handed back
 #: (retried shortly, without counting as a failure).
 TELEGRAM_SEND_MAX_WAIT_SECONDS = env.float("TELEGRAM_SEND_MAX_WAIT_SECONDS", 5.0, lo=0.1, hi=60.0)
+
+# --- Operations (issue 5): modes, alerts, metrics, request ids ----------------------------------
+#: Where scripts/backup.sh keeps dumps and the last-success timestamp that /metrics reads.
+BACKUP_DIR = env.str("BACKUP_DIR", str(BASE_DIR / "backups"))
+#: After an alert was delivered, the same alert (fingerprint) is not sent again for this long.
+ALERT_COOLDOWN_SECONDS = env.int("ALERT_COOLDOWN_SECONDS", 900, minimum=0)
+# Right before Django's own middleware (after the HTTP metrics one, which times everything):
+# the request id first, so that refusals carry one and get their access log line; then the
+# mode refusals (maintenance, read-only, schema behind), before sessions and views run; then the
+# alert counters, which therefore never count planned refusals as incidents.
+_ops_at = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
+MIDDLEWARE[_ops_at:_ops_at] = [
+    "platform_ops.request_context.RequestContextMiddleware",
+    "platform_ops.modes.SiteModeMiddleware",
+    "platform_ops.alert_counters.AlertCountersMiddleware",
+]
+#: Dramatiq's Prometheus exporter in workers (port dramatiq_prom_port, default 9191); see
+#: platform_ops/metrics.py for how worker metrics are exported.
+if REDIS_URL and env.bool("DRAMATIQ_PROMETHEUS", False):
+    DRAMATIQ_BROKER["MIDDLEWARE"] = [
+        *DRAMATIQ_BROKER["MIDDLEWARE"], "dramatiq.middleware.prometheus.Prometheus"
+    ]

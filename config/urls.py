@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from platform_ops import health
+from platform_ops.metrics import metrics_view
 
 urlpatterns = [
     path("health", health.health, name="health"),
@@ -13,7 +14,7 @@ urlpatterns = [
     path("live", health.live, name="live"),
     path("ready", health.ready, name="ready"),
     path("db/health", health.db_health, name="db-health"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/integrations/v1/", include("integrations.urls")),
     path("api/telegram/", include("notifications.urls")),

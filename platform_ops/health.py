@@ -1,64 +1,147 @@
 """Operations endpoints: /health, /healthz, /live, /ready, /db/health.
 
-Each check runs in a worker thread with a deadline so the answer comes within 2 s even when a
-dependency hangs; a check that does not finish in time is reported as ``timeout``.
+Each check runs in a worker thread under one deadline (:data:`CHECK_DEADLINE_SECONDS`), so an
+answer comes within 2 s even when PostgreSQL or Redis accepts connections and then never
+answers; a check that misses the deadline is reported as failed with ``timeout``. Each check
+also carries its own short timeouts (PostgreSQL: connect 2 s, the libpq minimum, and a 1 s
+statement timeout on a separate connection; Redis: 0.5 s socket timeouts, no retries), so the
+threads left behind by a hung dependency finish soon.
+
+Answers name each check and what failed, never hosts or credentials:
+
+* ``/health`` (``/healthz``): ``ok``; ``degraded`` (200) when Redis or the schema check fails;
+  ``fail`` (503) when the database does.
+* ``/ready``: 200 only when the database answers, every migration is applied and Redis (when
+  configured) answers; else 503 with ``reasons``.
+* ``/live``: 200 while the process serves; touches nothing.
+* ``/db/health``: one database round trip and its latency.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+import psycopg
+import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections
-from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_safe
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-#: Total budget of one health answer; CONTRACT promises an answer within 2 s.
+from platform_ops.schema import migrations_missing, schema_behind_cached
+
+#: Budget of one answer's checks; CONTRACT promises an answer within 2 s.
 CHECK_DEADLINE_SECONDS = 1.5
+#: PostgreSQL refuses connect timeouts under 2 s (libpq rule); the deadline above still holds.
+DB_CONNECT_TIMEOUT_SECONDS = 2
+DB_STATEMENT_TIMEOUT_MS = 1000
+REDIS_TIMEOUT_SECONDS = 0.5
 
-_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")
+Check = Callable[[], dict[str, Any]]
+
+# Enough threads that checks queued behind ones stuck on a hung dependency still run in time.
+_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="health")
+_redis_lock = threading.Lock()
+_redis_client: redis.Redis | None = None
 
 
-def _db_check() -> dict[str, Any]:
-    started = time.perf_counter()
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _postgres_round_trip() -> None:
+    """``SELECT 1`` on a fresh connection with short timeouts, apart from Django's (a request's
+    connection state and pool are left alone)."""
+    db = connections["default"].settings_dict
+    extra = {
+        key: value
+        for key, value in db.get("OPTIONS", {}).items()
+        if key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "target_session_attrs")
+    }
+    with psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"],
+        port=db["PORT"] or None, connect_timeout=DB_CONNECT_TIMEOUT_SECONDS,
+        options=f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}", application_name="health",
+        autocommit=True, **extra,
+    ) as conn:
+        conn.execute("SELECT 1").fetchone()
+
+
+def _sqlite_round_trip() -> None:
     conn = connections["default"]
     try:
         with conn.cursor() as cursor:
-            if conn.vendor == "postgresql":
-                cursor.execute("SET LOCAL statement_timeout = 1000")
             cursor.execute("SELECT 1")
             cursor.fetchone()
     finally:
         conn.close()
-    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
-def _redis_check() -> dict[str, Any]:
-    if not settings.REDIS_URL:
-        return {"status": "ok", "detail": "embedded (no Redis configured)"}
+def check_database() -> dict[str, Any]:
     started = time.perf_counter()
-    cache.set("health:ping", "1", timeout=5)
-    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    if connections["default"].vendor == "postgresql":
+        _postgres_round_trip()
+    else:
+        _sqlite_round_trip()
+    return {"status": "ok", "latency_ms": _ms(started)}
 
 
-def _migrations_check() -> dict[str, Any]:
-    conn = connections["default"]
+def _redis() -> redis.Redis:
+    global _redis_client
+    with _redis_lock:
+        if _redis_client is None:
+            _redis_client = redis.Redis.from_url(
+                settings.REDIS_URL,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                retry=Retry(NoBackoff(), 0),
+            )
+        return _redis_client
+
+
+def check_redis() -> dict[str, Any]:
+    if not settings.REDIS_URL:
+        return {"status": "skipped", "detail": "not configured (embedded cache and broker)"}
+    started = time.perf_counter()
+    _redis().ping()
+    return {"status": "ok", "latency_ms": _ms(started)}
+
+
+def check_migrations() -> dict[str, Any]:
+    """Asks the database every time: /ready must be honest right after ``migrate``."""
     try:
-        executor = MigrationExecutor(conn)
-        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        missing = migrations_missing()
     finally:
-        conn.close()
-    if plan:
-        return {"status": "fail", "detail": f"{len(plan)} migrations not applied"}
+        connections["default"].close()
+    if missing:
+        return {
+            "status": "fail",
+            "detail": f"{len(missing)} migrations not applied",
+            "missing": missing[:20],
+        }
     return {"status": "ok"}
 
 
-def run_checks(checks: dict[str, Callable[[], dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+def check_schema() -> dict[str, Any]:
+    """The api's cached view of the schema (degraded mode when behind); cheap once known."""
+    try:
+        missing = schema_behind_cached()
+    finally:
+        connections["default"].close()
+    if missing:
+        detail = f"{len(missing)} migrations not applied; writes refused"
+        return {"status": "fail", "detail": detail}
+    return {"status": "ok"}
+
+
+def run_checks(checks: dict[str, Check]) -> dict[str, dict[str, Any]]:
     futures = {name: _pool.submit(fn) for name, fn in checks.items()}
     deadline = time.monotonic() + CHECK_DEADLINE_SECONDS
     results: dict[str, dict[str, Any]] = {}
@@ -66,42 +149,50 @@ def run_checks(checks: dict[str, Callable[[], dict[str, Any]]]) -> dict[str, dic
         try:
             results[name] = future.result(timeout=max(deadline - time.monotonic(), 0.01))
         except FutureTimeout:
-            results[name] = {"status": "fail", "detail": "timeout"}
+            detail = f"timeout (no answer in {CHECK_DEADLINE_SECONDS} s)"
+            results[name] = {"status": "fail", "detail": detail}
         except Exception as exc:  # the check's failure is the answer, not an error of ours
             results[name] = {"status": "fail", "detail": exc.__class__.__name__}
     return results
 
 
+def _failing(results: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(name for name, result in results.items() if result["status"] == "fail")
+
+
+@require_safe
 def health(request: HttpRequest) -> JsonResponse:
-    results = run_checks({"database": _db_check, "redis": _redis_check})
-    if results["database"]["status"] != "ok":
+    results = run_checks({"database": check_database, "redis": check_redis, "schema": check_schema})
+    failing = _failing(results)
+    if "database" in failing:
         overall, code = "fail", 503
-    elif any(r["status"] != "ok" for r in results.values()):
+    elif failing:
         overall, code = "degraded", 200
     else:
         overall, code = "ok", 200
-    return JsonResponse({"status": overall, "checks": results}, status=code)
+    return JsonResponse({"status": overall, "failing": failing, "checks": results}, status=code)
 
 
+@require_safe
 def live(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@require_safe
 def ready(request: HttpRequest) -> JsonResponse:
-    checks: dict[str, Callable[[], dict[str, Any]]] = {
-        "database": _db_check,
-        "migrations": _migrations_check,
-    }
+    checks: dict[str, Check] = {"database": check_database, "migrations": check_migrations}
     if settings.REDIS_URL:
-        checks["redis"] = _redis_check
+        checks["redis"] = check_redis
     results = run_checks(checks)
-    failing = sorted(name for name, r in results.items() if r["status"] != "ok")
-    body = {"status": "fail" if failing else "ok", "checks": results}
+    failing = _failing(results)
+    body: dict[str, Any] = {"status": "fail" if failing else "ok", "checks": results}
     if failing:
         body["reasons"] = [f"{name}: {results[name].get('detail', 'failed')}" for name in failing]
     return JsonResponse(body, status=503 if failing else 200)
 
 
+@require_safe
 def db_health(request: HttpRequest) -> JsonResponse:
-    result = run_checks({"database": _db_check})["database"]
-    return JsonResponse(result, status=200 if result["status"] == "ok" else 503)
+    result = run_checks({"database": check_database})["database"]
+    body = {"status": result["status"], "database": connections["default"].vendor, **result}
+    return JsonResponse(body, status=200 if result["status"] == "ok" else 503)

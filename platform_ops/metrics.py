@@ -1,0 +1,213 @@
+"""``GET /metrics`` and the CONTRACT metrics no other app owns.
+
+Exposition
+    Behind ``METRICS_TOKEN`` (header ``X-Metrics-Token``, compared in constant time). Under
+    gunicorn ``PROMETHEUS_MULTIPROC_DIR`` is set (``config/gunicorn.py``, before workers import
+    anything), every process writes its samples there and a scrape merges them with
+    ``MultiProcessCollector`` into a fresh registry, so counts add up across workers whichever
+    worker answers. Without it (``runserver``, tests) the default registry is served.
+
+    Multiprocess mode only exports metrics that have samples; a labelled counter nobody used yet
+    would vanish. The scrape therefore adds an empty family (``# HELP``/``# TYPE``) for every
+    metric this process defines and the files do not mention, like single-process mode does.
+
+Gauges computed elsewhere
+    ``loyalty_outbox_pending{channel}``, ``loyalty_outbox_dead_total`` and
+    ``outbound_queue_depth`` come from the gauges the relay computes every few seconds
+    (``outbox.jobs.gauges_compute``, kept in the shared cache): a scrape never counts tables.
+    When they are unknown (relay down for minutes, cache away) the families have no sample, so
+    a dashboard shows a gap, not a reassuring zero; ``loyalty_outbox_gauges_age_seconds`` tells
+    how old they are. ``last_success_backup_timestamp_seconds`` is read at scrape time from
+    ``BACKUP_DIR/last_success_backup_timestamp`` (written by ``scripts/backup.sh``); 0 means no
+    backup recorded.
+
+Worker processes (Dramatiq)
+    Workers run in their own container, so they cannot share the api's multiprocess directory
+    (pids repeat across containers and files would collide). With ``DRAMATIQ_PROMETHEUS=1`` the
+    worker gets Dramatiq's Prometheus middleware, whose exposition server (port
+    ``dramatiq_prom_port``, default 9191) serves ``dramatiq_*`` metrics and, when the worker's
+    ``PROMETHEUS_MULTIPROC_DIR`` equals ``dramatiq_prom_db``, also our ``outbound_*`` and
+    ``external_requests_total`` samples recorded in worker processes. Prometheus scrapes both
+    targets; the api's /metrics still declares every CONTRACT name.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from outbox.models import Channel
+from platform_ops.problems import problem_response
+from platform_ops.selectors import outbox_gauges_cached
+
+logger = logging.getLogger(__name__)
+
+METRICS_TOKEN_HEADER = "X-Metrics-Token"
+#: Name of the file ``scripts/backup.sh`` writes into BACKUP_DIR after a verified backup.
+BACKUP_TIMESTAMP_FILE = "last_success_backup_timestamp"
+
+PORTAL_AUTH_LOGIN = Counter(
+    "portal_auth_login_total", "Portal sign-in attempts by result (ok, failed).", ["result"]
+)
+PORTAL_AUTH_REFRESH = Counter(
+    "portal_auth_refresh_total", "Portal token refreshes by result (ok, failed).", ["result"]
+)
+for _result in ("ok", "failed"):
+    # Zero-valued children, so the series exist before the first sign-in.
+    PORTAL_AUTH_LOGIN.labels(result=_result)
+    PORTAL_AUTH_REFRESH.labels(result=_result)
+
+DB_QUERY_DURATION = Histogram(
+    "db_query_duration_seconds",
+    "Duration of database queries run through Django (api, relay and workers).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+
+class OutboxGaugesCollector(Collector):
+    """Outbox gauges from the relay's cached figures (cheap: one cache read per scrape)."""
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(None)
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families(outbox_gauges_cached())
+
+    def _families(self, gauges: dict[str, Any] | None) -> list[Metric]:
+        pending = GaugeMetricFamily(
+            "loyalty_outbox_pending",
+            "Deliveries waiting to be sent, by channel.",
+            labels=["channel"],
+        )
+        dead = GaugeMetricFamily(
+            "loyalty_outbox_dead_total", "Deliveries given up on (dead), replayable from the admin."
+        )
+        depth = GaugeMetricFamily(
+            "outbound_queue_depth",
+            "Deliveries due now or handed to the workers and not finished (due + leased).",
+        )
+        age = GaugeMetricFamily(
+            "loyalty_outbox_gauges_age_seconds", "Age of the outbox gauges computed by the relay."
+        )
+        if gauges is not None:
+            by_channel = gauges.get("pending", {})
+            for channel in Channel.values:
+                pending.add_metric([channel], float(by_channel.get(channel, 0)))
+            dead.add_metric([], float(gauges.get("dead", 0)))
+            depth.add_metric([], float(gauges.get("due", 0)) + float(gauges.get("leased", 0)))
+            age.add_metric([], max(time.time() - float(gauges.get("computed_at", 0)), 0.0))
+        return [pending, dead, depth, age]
+
+
+class BackupTimestampCollector(Collector):
+    """``last_success_backup_timestamp_seconds`` from the file the backup script writes."""
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "last_success_backup_timestamp_seconds",
+            "Unix time of the last successful database backup (0: none recorded).",
+        )
+
+    def collect(self) -> Iterable[Metric]:
+        family = self._family()
+        path = Path(settings.BACKUP_DIR) / BACKUP_TIMESTAMP_FILE
+        try:
+            value = float(path.read_text().strip())
+        except FileNotFoundError:
+            value = 0.0
+        except (OSError, ValueError) as exc:
+            logger.warning("backup timestamp unreadable", extra={"error": exc.__class__.__name__})
+            value = float("nan")
+        family.add_metric([], value)
+        return [family]
+
+
+class _Families(Collector):
+    """Families collected once, served as they are."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+_multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+_scrape_collectors: list[Collector] = []
+
+
+def scrape_collector_register(collector: Collector) -> None:
+    """Serve ``collector`` on every scrape, in single-process and multiprocess mode alike.
+
+    For gauges computed at scrape time from shared figures (the cache, a file), which must not
+    go through the per-process multiprocess files; e.g. ``inbound_queue_depth``. Call it once,
+    at import of the app's ``metrics`` module (imported in every process by
+    ``PlatformOpsConfig.ready``).
+    """
+    if collector in _scrape_collectors:
+        return
+    _scrape_collectors.append(collector)
+    if not _multiprocess:
+        REGISTRY.register(collector)
+
+
+scrape_collector_register(OutboxGaugesCollector())
+scrape_collector_register(BackupTimestampCollector())
+
+
+def _multiprocess_registry() -> CollectorRegistry:
+    """Every process's samples merged, our scrape-time gauges, and an empty family for each
+    metric defined here that no process has a sample of yet."""
+    families = list(multiprocess.MultiProcessCollector(None).collect())
+    for collector in _scrape_collectors:
+        families.extend(collector.collect())
+    present = {family.name for family in families}
+    for family in REGISTRY.collect():
+        if family.name not in present and not family.name.startswith(("python_", "process_")):
+            families.append(Metric(family.name, family.documentation, family.type, family.unit))
+            present.add(family.name)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return registry
+
+
+def token_ok(request: HttpRequest) -> bool:
+    expected = settings.METRICS_TOKEN
+    if not expected:
+        return True
+    given = request.headers.get(METRICS_TOKEN_HEADER, "")
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+@require_safe
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not token_ok(request):
+        return problem_response(
+            status_code=401, slug="metrics-token", title="Metrics token required",
+            detail=f"Send the {METRICS_TOKEN_HEADER} header with the configured METRICS_TOKEN.",
+        )
+    registry = _multiprocess_registry() if _multiprocess else REGISTRY
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

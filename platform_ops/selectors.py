@@ -1,0 +1,202 @@
+"""Operations reads: the effective site modes and the outbox figures operators watch.
+
+Both are read on hot paths (every request, every scrape), so both are cached and both degrade
+instead of failing: a cache that is down is skipped for a while, a database that is down leaves
+the environment's word (and the last state this process saw).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, QuerySet
+
+from outbox.jobs import GAUGES_CACHE_KEY
+from outbox.models import Delivery, DeliveryStatus, OutboxPause
+from platform_ops.models import SiteMode, SiteModeChange
+
+logger = logging.getLogger(__name__)
+
+#: How long a process trusts the modes it read, without asking anyone (per process).
+MODES_LOCAL_SECONDS = 2.0
+#: How long the modes read from the database stay in the shared cache.
+MODES_CACHE_SECONDS = 10
+MODES_CACHE_KEY = "platform_ops:site_modes"
+#: After a cache error, go straight to the database for this long (a hung Redis would otherwise
+#: cost every request its socket timeout).
+CACHE_BACKOFF_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class SiteModes:
+    """The effective modes: the environment's setting OR the newest admin switch."""
+
+    maintenance: bool = False
+    read_only: bool = False
+    #: Where each active mode comes from ("env", "admin", "env+admin"), for the admin banner.
+    maintenance_source: str = ""
+    read_only_source: str = ""
+
+
+class _CacheBreaker:
+    """Skips the shared cache for a while after it failed once."""
+
+    def __init__(self) -> None:
+        self._down_until = 0.0
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def failed(self, exc: Exception) -> None:
+        if self.available():
+            logger.warning(
+                "cache unavailable, skipping it for %ss", CACHE_BACKOFF_SECONDS,
+                extra={"error": exc.__class__.__name__},
+            )
+        self._down_until = time.monotonic() + CACHE_BACKOFF_SECONDS
+
+
+cache_breaker = _CacheBreaker()
+
+
+def cache_get(key: str) -> Any:
+    """``cache.get`` that returns None instead of raising, and skips a cache that just failed."""
+    if not cache_breaker.available():
+        return None
+    try:
+        return cache.get(key)
+    except Exception as exc:  # Redis away or hung: callers fall back
+        cache_breaker.failed(exc)
+        return None
+
+
+def cache_set(key: str, value: Any, timeout: float) -> None:
+    if not cache_breaker.available():
+        return
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception as exc:
+        cache_breaker.failed(exc)
+
+
+_local_lock = threading.Lock()
+_local: dict[str, Any] = {"switches": None, "until": 0.0}
+
+
+def _switches_from_db() -> dict[str, bool]:
+    switches = {}
+    for mode in SiteMode.values:
+        latest = SiteModeChange.objects.filter(mode=mode).order_by("-id").values("enabled").first()
+        switches[mode] = bool(latest and latest["enabled"])
+    return switches
+
+
+def _switches() -> dict[str, bool]:
+    now = time.monotonic()
+    if _local["switches"] is not None and now < _local["until"]:
+        return _local["switches"]
+    switches = cache_get(MODES_CACHE_KEY)
+    if switches is None:
+        try:
+            switches = _switches_from_db()
+        except Exception as exc:  # database away or table missing: env and last known state
+            logger.warning("site modes unreadable", extra={"error": exc.__class__.__name__})
+            switches = _local["switches"] or {}
+        else:
+            cache_set(MODES_CACHE_KEY, switches, MODES_CACHE_SECONDS)
+    with _local_lock:
+        _local.update(switches=switches, until=now + MODES_LOCAL_SECONDS)
+    return switches
+
+
+def _source(env_on: bool, admin_on: bool) -> str:
+    return "+".join(name for name, on in (("env", env_on), ("admin", admin_on)) if on)
+
+
+def site_modes_current() -> SiteModes:
+    switches = _switches()
+    maintenance_admin = switches.get(SiteMode.MAINTENANCE, False)
+    read_only_admin = switches.get(SiteMode.READ_ONLY, False)
+    return SiteModes(
+        maintenance=settings.MAINTENANCE_MODE or maintenance_admin,
+        read_only=settings.READ_ONLY_MODE or read_only_admin,
+        maintenance_source=_source(settings.MAINTENANCE_MODE, maintenance_admin),
+        read_only_source=_source(settings.READ_ONLY_MODE, read_only_admin),
+    )
+
+
+def site_modes_forget() -> None:
+    """Drop the cached modes (this process's and the shared ones) after a switch changed."""
+    with _local_lock:
+        _local.update(switches=None, until=0.0)
+    if not cache_breaker.available():
+        return
+    try:
+        cache.delete(MODES_CACHE_KEY)
+    except Exception as exc:
+        cache_breaker.failed(exc)
+
+
+def site_mode_history(*, limit: int = 20) -> list[SiteModeChange]:
+    return list(SiteModeChange.objects.order_by("-id")[:limit])
+
+
+# --- outbox figures --------------------------------------------------------------------------
+
+
+def outbox_gauges_cached() -> dict[str, Any] | None:
+    """The outbox gauges the relay stores every few seconds (``outbox.jobs.gauges_compute``), or
+    None when they are unknown (relay not running for minutes, or the cache is away)."""
+    gauges = cache_get(GAUGES_CACHE_KEY)
+    return gauges if isinstance(gauges, dict) else None
+
+
+def outbox_dead_count() -> int:
+    """Dead deliveries now; an index-only count, fine once a minute (not per scrape)."""
+    return Delivery.objects.filter(status=DeliveryStatus.DEAD).count()
+
+
+def outbox_counts() -> dict[str, Any]:
+    """Pending (by channel) and dead counts for the admin: the relay's cached gauges when fresh,
+    else a direct count (the admin is used by a few people, not scraped)."""
+    gauges = outbox_gauges_cached()
+    if gauges is not None:
+        return {
+            "pending": sum(gauges.get("pending", {}).values()),
+            "pending_by_channel": gauges.get("pending", {}),
+            "dead": gauges.get("dead", 0),
+            "age_seconds": max(time.time() - float(gauges.get("computed_at", 0)), 0.0),
+        }
+    pending = dict(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING)
+        .values_list("channel")
+        .annotate(n=Count("id"))
+        .values_list("channel", "n")
+    )
+    return {
+        "pending": sum(pending.values()),
+        "pending_by_channel": pending,
+        "dead": outbox_dead_count(),
+        "age_seconds": 0.0,
+    }
+
+
+def deliveries_status_counts(deliveries: QuerySet[Delivery]) -> dict[str, int]:
+    """How many of ``deliveries`` are in each status (for the admin's confirmation pages)."""
+    rows = deliveries.order_by().values_list("status").annotate(n=Count("id"))
+    return {status: n for status, n in rows}
+
+
+def pauses_active_rows() -> list[OutboxPause]:
+    """Pauses in force with their merchant/endpoint, newest first (the admin's panel)."""
+    return list(
+        OutboxPause.objects.filter(resumed_at=None)
+        .select_related("merchant", "endpoint")
+        .order_by("-created_at")
+    )
