@@ -42,7 +42,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=200)
@@ -71,12 +73,28 @@ def main() -> None:
     env = {**os.environ, "WORKERS_ENABLED": "1", "LOG_LEVEL": "warning"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "manage.py", "rundramatiq", "--processes", str(args.worker_processes),
-             "--threads", str(args.worker_threads), "--skip-logging"],
-            cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "manage.py",
+                "rundramatiq",
+                "--processes",
+                str(args.worker_processes),
+                "--threads",
+                str(args.worker_threads),
+                "--skip-logging",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
         ),
-        subprocess.Popen([sys.executable, "manage.py", "outbox_relay"], cwd=ROOT, env=env,
-                         start_new_session=True, stdout=subprocess.DEVNULL),
+        subprocess.Popen(
+            [sys.executable, "manage.py", "outbox_relay"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+        ),
     ]
     try:
         time.sleep(4)  # worker boot
@@ -86,7 +104,12 @@ def main() -> None:
 
         def commit_range(part: int, parts: int) -> None:
             for i in range(part, args.events, parts):
-                points_adjust(merchant=merchant, customer_id=customers[i % len(customers)].id, points=1, reason="bench")
+                points_adjust(
+                    merchant=merchant,
+                    customer_id=customers[i % len(customers)].id,
+                    points=1,
+                    reason="bench",
+                )
             connections.close_all()
 
         threads = [threading.Thread(target=commit_range, args=(p, 4)) for p in range(4)]
@@ -101,12 +124,18 @@ def main() -> None:
         while len(receiver.arrivals) < args.events:
             time.sleep(0.05)
             if time.time() - t0 > 300:
-                raise SystemExit(f"only {len(receiver.arrivals)} of {args.events} delivered in 300 s")
+                raise SystemExit(
+                    f"only {len(receiver.arrivals)} of {args.events} delivered in 300 s"
+                )
         drain = receiver.arrivals[-1][1] - t0
-        print(f"commit: {args.events} events through points_adjust in {commit_seconds:.1f} s "
-              f"({args.events / commit_seconds:.0f} commits/s, 4 threads)")
-        print(f"throughput: {args.events} deliveries in {drain:.2f} s = {args.events / drain:.0f} deliveries/s "
-              f"({args.worker_processes} worker processes x {args.worker_threads} threads, 1 relay)")
+        print(
+            f"commit: {args.events} events through points_adjust in {commit_seconds:.1f} s "
+            f"({args.events / commit_seconds:.0f} commits/s, 4 threads)"
+        )
+        print(
+            f"throughput: {args.events} deliveries in {drain:.2f} s = {args.events / drain:.0f} deliveries/s "
+            f"({args.worker_processes} worker processes x {args.worker_threads} threads, 1 relay)"
+        )
 
         # Phase 2: commit-to-delivered latency at a steady rate.
         receiver.arrivals.clear()
@@ -120,7 +149,12 @@ def main() -> None:
                 delay = begin + i / args.rate - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                points_adjust(merchant=merchant, customer_id=customers[i % len(customers)].id, points=1, reason="lat")
+                points_adjust(
+                    merchant=merchant,
+                    customer_id=customers[i % len(customers)].id,
+                    points=1,
+                    reason="lat",
+                )
             connections.close_all()
 
         threads = [threading.Thread(target=paced, args=(p,)) for p in range(committers)]
@@ -134,13 +168,16 @@ def main() -> None:
             time.sleep(0.05)
         arrived = dict(receiver.arrivals)
         created = dict(
-            Delivery.objects.filter(event__message_id__in=list(arrived))
-            .values_list("event__message_id", "event__created_at")
+            Delivery.objects.filter(event__message_id__in=list(arrived)).values_list(
+                "event__message_id", "event__created_at"
+            )
         )
         latencies = [(arrived[m] - created[m].timestamp()) * 1000 for m in arrived if m in created]
-        print(f"latency at {achieved:.0f} events/s for {args.seconds} s ({len(latencies)}/{total} delivered): "
-              f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
-              f"max {max(latencies):.0f} ms")
+        print(
+            f"latency at {achieved:.0f} events/s for {args.seconds} s ({len(latencies)}/{total} delivered): "
+            f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
+            f"max {max(latencies):.0f} ms"
+        )
     finally:
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)

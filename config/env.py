@@ -7,6 +7,7 @@ variable and what was expected; ``manage.py`` and ``config/wsgi.py`` print that 
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -22,10 +23,10 @@ _MISSING = object()
 class EnvReader:
     """Typed, strict accessors over an environment mapping."""
 
-    def __init__(self, environ_map: Mapping[str, str] | None = None) -> None:
+    def __init__(self, environ_map: Mapping[builtins.str, str] | None = None) -> None:
         self._env = os.environ if environ_map is None else environ_map
 
-    def _raw(self, name: str, default: Any) -> Any:
+    def _raw(self, name: builtins.str, default: Any) -> Any:
         value = self._env.get(name)
         if value is None or value.strip() == "":
             if default is _MISSING:
@@ -33,10 +34,10 @@ class EnvReader:
             return default
         return value.strip()
 
-    def str(self, name: str, default: Any = _MISSING) -> Any:
+    def str(self, name: builtins.str, default: Any = _MISSING) -> Any:
         return self._raw(name, default)
 
-    def bool(self, name: str, default: bool | object = _MISSING) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool | object = _MISSING) -> builtins.bool:
         value = self._raw(name, default)
         if isinstance(value, bool):
             return value
@@ -47,7 +48,13 @@ class EnvReader:
             return False
         raise ImproperlyConfigured(f"{name} must be 0 or 1 (got {value!r})")
 
-    def int(self, name: str, default: int | object = _MISSING, *, minimum: int | None = None) -> int:
+    def int(
+        self,
+        name: builtins.str,
+        default: builtins.int | object = _MISSING,
+        *,
+        minimum: builtins.int | None = None,
+    ) -> builtins.int:
         value = self._raw(name, default)
         try:
             number = int(value)
@@ -57,7 +64,14 @@ class EnvReader:
             raise ImproperlyConfigured(f"{name} must be at least {minimum} (got {number})")
         return number
 
-    def float(self, name: str, default: float | object = _MISSING, *, lo: float, hi: float) -> float:
+    def float(
+        self,
+        name: builtins.str,
+        default: builtins.float | object = _MISSING,
+        *,
+        lo: builtins.float,
+        hi: builtins.float,
+    ) -> builtins.float:
         value = self._raw(name, default)
         try:
             number = float(value)
@@ -67,19 +81,41 @@ class EnvReader:
             raise ImproperlyConfigured(f"{name} must be between {lo} and {hi} (got {number})")
         return number
 
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+    def choice(
+        self, name: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
+    ) -> builtins.str:
         value = self._raw(name, default).lower()
         if value not in choices:
-            raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+            raise ImproperlyConfigured(
+                f"{name} must be one of {', '.join(choices)} (got {value!r})"
+            )
         return value
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def list(
+        self, name: builtins.str, default: builtins.list[builtins.str]
+    ) -> builtins.list[builtins.str]:
         value = self._raw(name, None)
         if value is None:
             return default
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def database(self, name: str, default: str) -> dict[str, Any]:
+    def int_list(
+        self, name: builtins.str, default: builtins.list[builtins.int], *, minimum: builtins.int = 0
+    ) -> builtins.list[builtins.int]:
+        value = self._raw(name, None)
+        if value is None:
+            return list(default)
+        try:
+            numbers = [int(item) for item in value.split(",") if item.strip()]
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated integers, e.g. 0,5,300 (got {value!r})"
+            ) from None
+        if not numbers or any(n < minimum for n in numbers):
+            raise ImproperlyConfigured(f"{name} must list integers of at least {minimum}")
+        return numbers
+
+    def database(self, name: builtins.str, default: builtins.str) -> dict[builtins.str, Any]:
         url = self._raw(name, default)
         try:
             config = environ.Env.db_url_config(url)
@@ -92,10 +128,14 @@ class EnvReader:
             "django.db.backends.postgresql",
             "django.db.backends.sqlite3",
         ):
-            raise ImproperlyConfigured(f"{name} must use postgres:// or sqlite:// (got {url.split(':')[0]!r})")
+            raise ImproperlyConfigured(
+                f"{name} must use postgres:// or sqlite:// (got {url.split(':')[0]!r})"
+            )
         return config
 
-    def url(self, name: str, default: Any = _MISSING, *, schemes: tuple[str, ...]) -> Any:
+    def url(
+        self, name: builtins.str, default: Any = _MISSING, *, schemes: tuple[builtins.str, ...]
+    ) -> Any:
         value = self._raw(name, default)
         if value is None or value is default:
             return value

@@ -98,8 +98,15 @@ class ManagerAdmin(ChangedFieldsAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(ReadOnlyAdmin):
-    list_display = ("phone", "name", "merchant", "balance_points", "pending_points",
-                    "telegram_status", "created_at")
+    list_display = (
+        "phone",
+        "name",
+        "merchant",
+        "balance_points",
+        "pending_points",
+        "telegram_status",
+        "created_at",
+    )
     list_filter = ("merchant", "telegram_status")
     list_select_related = ("merchant",)
     search_fields = ("=id", "=phone", "name")
@@ -109,8 +116,16 @@ class CustomerAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "customer", "merchant", "kind", "points", "pending_points",
-                    "balance_after", "reason")
+    list_display = (
+        "created_at",
+        "customer",
+        "merchant",
+        "kind",
+        "points",
+        "pending_points",
+        "balance_after",
+        "reason",
+    )
     list_filter = ("kind", "merchant", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("customer", "merchant")
     search_fields = ("=customer__id", "=customer__phone")
@@ -121,8 +136,16 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Purchase)
 class PurchaseAdmin(ReadOnlyAdmin):
-    list_display = ("order_id", "merchant", "customer", "amount_minor", "earned_points",
-                    "redeemed_points", "refunded_minor", "created_at")
+    list_display = (
+        "order_id",
+        "merchant",
+        "customer",
+        "amount_minor",
+        "earned_points",
+        "redeemed_points",
+        "refunded_minor",
+        "created_at",
+    )
     list_filter = ("merchant", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("merchant", "customer")
     search_fields = ("=id", "=order_id", "=customer__phone")
@@ -131,8 +154,15 @@ class PurchaseAdmin(ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
-    list_display = ("id", "purchase", "merchant", "amount_minor", "earned_points_reversed",
-                    "redeemed_points_returned", "created_at")
+    list_display = (
+        "id",
+        "purchase",
+        "merchant",
+        "amount_minor",
+        "earned_points_reversed",
+        "redeemed_points_returned",
+        "created_at",
+    )
     list_filter = ("merchant",)
     list_select_related = ("merchant", "purchase")
     search_fields = ("=id", "=purchase__order_id")

@@ -60,8 +60,13 @@ class LoyaltyProgram(models.Model):
             models.CheckConstraint(
                 condition=Q(redeem_cap_bps__lte=10000), name="program_cap_le_100pct"
             ),
-            models.CheckConstraint(condition=Q(minor_per_point__gte=1), name="program_point_value_pos"),
+            models.CheckConstraint(
+                condition=Q(minor_per_point__gte=1), name="program_point_value_pos"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"program of {self.merchant_id}"
 
 
 class Tier(models.Model):
@@ -143,9 +148,15 @@ class Customer(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "phone"], name="customer_phone_per_merchant"),
-            models.CheckConstraint(condition=Q(balance_points__gte=0), name="customer_balance_nonneg"),
-            models.CheckConstraint(condition=Q(pending_points__gte=0), name="customer_pending_nonneg"),
+            models.UniqueConstraint(
+                fields=["merchant", "phone"], name="customer_phone_per_merchant"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_points__gte=0), name="customer_balance_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_points__gte=0), name="customer_pending_nonneg"
+            ),
         ]
         indexes = [models.Index(fields=["telegram_chat_id"], name="customer_tg_chat_idx")]
 
@@ -162,6 +173,9 @@ class CustomerCode(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"code for {self.customer_id} (until {self.expires_at:%H:%M:%S})"
 
 
 class Purchase(models.Model):
@@ -187,13 +201,18 @@ class Purchase(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "order_id"], name="purchase_order_per_merchant"),
+            models.UniqueConstraint(
+                fields=["merchant", "order_id"], name="purchase_order_per_merchant"
+            ),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="purchase_amount_pos"),
             models.CheckConstraint(
                 condition=Q(refunded_minor__lte=models.F("amount_minor")),
                 name="purchase_refund_le_amount",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} ({self.amount_minor})"
 
     @property
     def is_fully_refunded(self) -> bool:
@@ -215,6 +234,9 @@ class Refund(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_pos")
         ]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount_minor} of {self.purchase_id}"
 
 
 class PointsLot(models.Model):
@@ -252,6 +274,9 @@ class PointsLot(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"lot {self.remaining}/{self.points}"
+
 
 class EntryKind(models.TextChoices):
     EARN = "earn", "Earned on purchase"
@@ -270,7 +295,9 @@ class LedgerEntry(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="ledger")
     kind = models.CharField(max_length=20, choices=EntryKind.choices)
     points = models.BigIntegerField(help_text="Change of the spendable balance.")
-    pending_points = models.BigIntegerField(default=0, help_text="Change of not-yet-spendable points.")
+    pending_points = models.BigIntegerField(
+        default=0, help_text="Change of not-yet-spendable points."
+    )
     balance_after = models.BigIntegerField()
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, null=True, blank=True)
     refund = models.ForeignKey(Refund, on_delete=models.PROTECT, null=True, blank=True)
@@ -280,3 +307,6 @@ class LedgerEntry(models.Model):
     class Meta:
         indexes = [models.Index(fields=["customer", "-id"], name="ledger_customer_recent_idx")]
         verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.points:+d}"

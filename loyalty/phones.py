@@ -16,7 +16,8 @@ def phone_normalize(raw: str, *, field: str = "phone") -> str:
         parsed = phonenumbers.parse(str(raw), region)
     except phonenumbers.NumberParseException:
         raise ValidationFailed(
-            f"{field} is not a phone number. {hint}", errors={field: [f"Not a phone number. {hint}"]}
+            f"{field} is not a phone number. {hint}",
+            errors={field: [f"Not a phone number. {hint}"]},
         ) from None
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationFailed(

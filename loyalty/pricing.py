@@ -165,5 +165,7 @@ def quote_compute(
 
 def refund_share(*, total: int, purchase_amount: int, refunded_after: int, already: int) -> int:
     """Points to move now so that the cumulative figure is floor(total x refunded share)."""
-    target = total if refunded_after >= purchase_amount else total * refunded_after // purchase_amount
+    target = (
+        total if refunded_after >= purchase_amount else total * refunded_after // purchase_amount
+    )
     return max(target - already, 0)

@@ -33,7 +33,9 @@ def customer_get_by_phone(*, merchant: Merchant, phone: str) -> Customer:
     return customer
 
 
-def purchase_get(*, merchant: Merchant, purchase_id: Any = None, order_id: str | None = None) -> Purchase:
+def purchase_get(
+    *, merchant: Merchant, purchase_id: Any = None, order_id: str | None = None
+) -> Purchase:
     qs = Purchase.objects.filter(merchant=merchant)
     if purchase_id is not None:
         pid = _uuid_or_none(purchase_id)
@@ -64,7 +66,9 @@ def ledger_list(*, customer: Customer) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(customer=customer).order_by("-id")
 
 
-def customer_payload(customer: Customer, *, program: LoyaltyProgram | None = None) -> dict[str, Any]:
+def customer_payload(
+    customer: Customer, *, program: LoyaltyProgram | None = None
+) -> dict[str, Any]:
     """The customer as the API and webhooks show it."""
     program = program or program_for(customer.merchant)
     tier = tier_for(program=program, lifetime_spend_minor=customer.lifetime_spend_minor)

@@ -77,7 +77,9 @@ def merchant_create(*, name: str, earn_bps: int = 500, redeem_cap_bps: int = 500
     if not name.strip():
         raise ValidationFailed("name is required.", errors={"name": ["Give the merchant a name."]})
     merchant = Merchant.objects.create(name=name.strip())
-    LoyaltyProgram.objects.create(merchant=merchant, earn_bps=earn_bps, redeem_cap_bps=redeem_cap_bps)
+    LoyaltyProgram.objects.create(
+        merchant=merchant, earn_bps=earn_bps, redeem_cap_bps=redeem_cap_bps
+    )
     outlet = Outlet.objects.create(merchant=merchant, name="Main outlet")
     device = Device.objects.create(merchant=merchant, outlet=outlet, name="Register 1")
     manager = Manager.objects.create(merchant=merchant, outlet=outlet, name="Manager")
@@ -99,7 +101,9 @@ def customer_register(*, merchant: Merchant, phone: str, name: str = "") -> Cust
         )
     try:
         with transaction.atomic():
-            customer = Customer.objects.create(merchant=merchant, phone=e164, name=name.strip()[:200])
+            customer = Customer.objects.create(
+                merchant=merchant, phone=e164, name=name.strip()[:200]
+            )
     except IntegrityError:
         # A concurrent registration of the same phone won the unique constraint.
         existing = Customer.objects.get(merchant=merchant, phone=e164)
@@ -129,7 +133,9 @@ def customer_telegram_link(
     customer.telegram_chat_id = chat_id
     customer.telegram_status = TelegramStatus.LINKED
     customer.telegram_language = language[:8]
-    customer.save(update_fields=["telegram_chat_id", "telegram_status", "telegram_language", "updated_at"])
+    customer.save(
+        update_fields=["telegram_chat_id", "telegram_status", "telegram_language", "updated_at"]
+    )
     outbox_event_record(
         merchant=merchant,
         event_type=EventType.CUSTOMER_TELEGRAM_LINKED,
@@ -191,7 +197,9 @@ def customer_code_redeem(*, merchant: Merchant, code: str, now: datetime | None 
 
 
 def _lock_customer(*, merchant: Merchant, customer_id: Any) -> Customer:
-    customer = Customer.objects.select_for_update().filter(merchant=merchant, id=customer_id).first()
+    customer = (
+        Customer.objects.select_for_update().filter(merchant=merchant, id=customer_id).first()
+    )
     if customer is None:
         raise NotFound(f"No customer {customer_id} for this merchant.")
     return customer
@@ -224,15 +232,19 @@ def _entry(
     )
 
 
-def _consume_fifo(customer: Customer, points: int, *, prefer_purchase: Purchase | None = None) -> int:
+def _consume_fifo(
+    customer: Customer, points: int, *, prefer_purchase: Purchase | None = None
+) -> int:
     """Take up to ``points`` from available lots, oldest expiry first; returns points taken."""
     left = points
     lots = PointsLot.objects.filter(customer=customer, is_available=True, remaining__gt=0)
-    ordered = []
+    ordered: list[PointsLot] = []
     if prefer_purchase is not None:
         ordered.extend(lots.filter(purchase=prefer_purchase).order_by("id"))
     ordered.extend(
-        lots.exclude(id__in=[lot.id for lot in ordered]).order_by(F("expires_at").asc(nulls_last=True), "id")
+        lots.exclude(id__in=[lot.id for lot in ordered]).order_by(
+            F("expires_at").asc(nulls_last=True), "id"
+        )
     )
     changed = []
     for lot in ordered:
@@ -257,9 +269,7 @@ def _new_lot(
     deferred: bool = False,
 ) -> PointsLot:
     available_at = now + timedelta(days=program.credit_delay_days) if deferred else now
-    expires_at = (
-        available_at + timedelta(days=program.expiry_days) if program.expiry_days else None
-    )
+    expires_at = available_at + timedelta(days=program.expiry_days) if program.expiry_days else None
     return PointsLot.objects.create(
         customer=customer,
         purchase=purchase,
@@ -385,10 +395,19 @@ def purchase_commit(
                 taken = _consume_fifo(customer, quote.redeem_points)
                 if taken != quote.redeem_points:  # lots disagree with the cached balance
                     raise RuntimeError(f"lots hold {taken} of {quote.redeem_points} points")
-                _entry(customer, kind=EntryKind.REDEEM, points=-quote.redeem_points, purchase=purchase)
+                _entry(
+                    customer, kind=EntryKind.REDEEM, points=-quote.redeem_points, purchase=purchase
+                )
             if quote.earn_points:
                 deferred = program.credit_delay_days > 0
-                _new_lot(customer, program, quote.earn_points, now=now, purchase=purchase, deferred=deferred)
+                _new_lot(
+                    customer,
+                    program,
+                    quote.earn_points,
+                    now=now,
+                    purchase=purchase,
+                    deferred=deferred,
+                )
                 _entry(
                     customer,
                     kind=EntryKind.EARN,
@@ -398,7 +417,12 @@ def purchase_commit(
                 )
             customer.lifetime_spend_minor += amount_minor
             customer.save(
-                update_fields=["balance_points", "pending_points", "lifetime_spend_minor", "updated_at"]
+                update_fields=[
+                    "balance_points",
+                    "pending_points",
+                    "lifetime_spend_minor",
+                    "updated_at",
+                ]
             )
             outbox_event_record(
                 merchant=merchant,
@@ -415,7 +439,11 @@ def purchase_commit(
 
 
 def _order_conflict(merchant: Merchant, order_id: str) -> Conflict:
-    existing = Purchase.objects.filter(merchant=merchant, order_id=order_id).values_list("id", flat=True).first()
+    existing = (
+        Purchase.objects.filter(merchant=merchant, order_id=order_id)
+        .values_list("id", flat=True)
+        .first()
+    )
     return Conflict(
         f"order_id {order_id} is already committed as purchase {existing}.",
         errors={"order_id": ["Each order_id can be committed once; use a new one."]},
@@ -476,14 +504,18 @@ def refund_create(
             refunded_after=refunded_after,
             already=purchase.refunded_redeemed_points,
         )
-        refund = Refund.objects.create(
-            merchant=merchant, purchase=purchase, amount_minor=amount
-        )
+        refund = Refund.objects.create(merchant=merchant, purchase=purchase, amount_minor=amount)
         program = program_for(merchant)
         now = timezone.now()
         if give_back:
             _new_lot(customer, program, give_back, now=now)
-            _entry(customer, kind=EntryKind.REFUND_RETURN, points=give_back, purchase=purchase, refund=refund)
+            _entry(
+                customer,
+                kind=EntryKind.REFUND_RETURN,
+                points=give_back,
+                purchase=purchase,
+                refund=refund,
+            )
         reversed_points = 0
         if reverse:
             # Not yet spendable (deferred) points of this purchase go first.
@@ -493,7 +525,9 @@ def refund_create(
             from_pending = 0
             if pending_lot is not None:
                 from_pending = min(pending_lot.remaining, reverse)
-                PointsLot.objects.filter(id=pending_lot.id).update(remaining=F("remaining") - from_pending)
+                PointsLot.objects.filter(id=pending_lot.id).update(
+                    remaining=F("remaining") - from_pending
+                )
             from_balance = _consume_fifo(customer, reverse - from_pending, prefer_purchase=purchase)
             reversed_points = from_pending + from_balance
             _entry(
@@ -508,15 +542,23 @@ def refund_create(
         refund.earned_points_shortfall = reverse - reversed_points
         refund.redeemed_points_returned = give_back
         refund.save(
-            update_fields=["earned_points_reversed", "earned_points_shortfall", "redeemed_points_returned"]
+            update_fields=[
+                "earned_points_reversed",
+                "earned_points_shortfall",
+                "redeemed_points_returned",
+            ]
         )
         purchase.refunded_minor = refunded_after
         # Count the whole share as handled so later refunds do not try to take it again.
         purchase.refunded_earned_points += reverse
         purchase.refunded_redeemed_points += give_back
-        purchase.save(update_fields=["refunded_minor", "refunded_earned_points", "refunded_redeemed_points"])
+        purchase.save(
+            update_fields=["refunded_minor", "refunded_earned_points", "refunded_redeemed_points"]
+        )
         customer.lifetime_spend_minor = max(customer.lifetime_spend_minor - amount, 0)
-        customer.save(update_fields=["balance_points", "pending_points", "lifetime_spend_minor", "updated_at"])
+        customer.save(
+            update_fields=["balance_points", "pending_points", "lifetime_spend_minor", "updated_at"]
+        )
         outbox_event_record(
             merchant=merchant,
             event_type=EventType.PURCHASE_REFUNDED,
@@ -549,7 +591,9 @@ def refund_payload(refund: Refund) -> dict[str, Any]:
 def points_adjust(*, merchant: Merchant, customer_id: Any, points: int, reason: str) -> LedgerEntry:
     """Add (positive) or remove (negative) spendable points by hand, with a reason."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-        raise ValidationFailed("points must be a non-zero integer.", errors={"points": ["Send e.g. 100 or -50."]})
+        raise ValidationFailed(
+            "points must be a non-zero integer.", errors={"points": ["Send e.g. 100 or -50."]}
+        )
     if abs(points) > pricing.MAX_POINTS:
         raise ValidationFailed(f"points must be within ±{pricing.MAX_POINTS}.")
     if not reason.strip():
@@ -564,7 +608,9 @@ def points_adjust(*, merchant: Merchant, customer_id: Any, points: int, reason: 
                     f"The customer has {customer.balance_points} points; cannot remove {-points}."
                 )
             _consume_fifo(customer, -points)
-        entry = _entry(customer, kind=EntryKind.ADJUSTMENT, points=points, reason=reason.strip()[:200])
+        entry = _entry(
+            customer, kind=EntryKind.ADJUSTMENT, points=points, reason=reason.strip()[:200]
+        )
         customer.save(update_fields=["balance_points", "updated_at"])
         outbox_event_record(
             merchant=merchant,
@@ -593,12 +639,20 @@ def points_credit_matured(*, now: datetime | None = None, limit: int = 1000) -> 
         with transaction.atomic():
             customer = Customer.objects.select_for_update().get(id=customer_id)
             lots = list(
-                PointsLot.objects.filter(customer=customer, is_available=False, available_at__lte=now)
+                PointsLot.objects.filter(
+                    customer=customer, is_available=False, available_at__lte=now
+                )
             )
             for lot in lots:
                 PointsLot.objects.filter(id=lot.id).update(is_available=True)
                 if lot.remaining:
-                    _entry(customer, kind=EntryKind.CREDIT, points=lot.remaining, pending=-lot.remaining, purchase=lot.purchase)
+                    _entry(
+                        customer,
+                        kind=EntryKind.CREDIT,
+                        points=lot.remaining,
+                        pending=-lot.remaining,
+                        purchase=lot.purchase,
+                    )
                 credited += 1
             customer.save(update_fields=["balance_points", "pending_points", "updated_at"])
     return credited
@@ -615,7 +669,9 @@ def points_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     expired_total = 0
     for customer_id in customer_ids:
         with transaction.atomic():
-            customer = Customer.objects.select_for_update().select_related("merchant").get(id=customer_id)
+            customer = (
+                Customer.objects.select_for_update().select_related("merchant").get(id=customer_id)
+            )
             lots = PointsLot.objects.filter(
                 customer=customer, is_available=True, remaining__gt=0, expires_at__lte=now
             )
@@ -628,7 +684,11 @@ def points_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
             outbox_event_record(
                 merchant=customer.merchant,
                 event_type=EventType.POINTS_EXPIRED,
-                data={"customer_id": str(customer.id), "points": points, "balance_points": customer.balance_points},
+                data={
+                    "customer_id": str(customer.id),
+                    "points": points,
+                    "balance_points": customer.balance_points,
+                },
                 customer=customer,
             )
             expired_total += points

@@ -75,7 +75,8 @@ def _deliveries_action(
     total = sum(counts.values())
     affected = counts.get(applies_to, 0)
     return action_confirm(
-        modeladmin, request,
+        modeladmin,
+        request,
         title=f"{verb.capitalize()}: are you sure?",
         question=f"{verb.capitalize()} acts on {applies_to} deliveries only; the others in the "
         "selection are left alone.",
@@ -92,7 +93,11 @@ def _deliveries_action(
 
 def _retry_now(modeladmin: admin.ModelAdmin, request: HttpRequest, deliveries: QuerySet[Delivery]):
     return _deliveries_action(
-        modeladmin, request, deliveries, verb="retry now", applies_to=DeliveryStatus.PENDING,
+        modeladmin,
+        request,
+        deliveries,
+        verb="retry now",
+        applies_to=DeliveryStatus.PENDING,
         perform=outbox_retry_now,
     )
 
@@ -102,7 +107,11 @@ def _replay_dead(
 ):
     # outbox_replay also takes delivered and cancelled rows; this action is about dead ones.
     return _deliveries_action(
-        modeladmin, request, deliveries, verb="replay", applies_to=DeliveryStatus.DEAD,
+        modeladmin,
+        request,
+        deliveries,
+        verb="replay",
+        applies_to=DeliveryStatus.DEAD,
         perform=lambda *, deliveries: outbox_replay(
             deliveries=deliveries.filter(status=DeliveryStatus.DEAD)
         ),
@@ -111,7 +120,11 @@ def _replay_dead(
 
 def _cancel(modeladmin: admin.ModelAdmin, request: HttpRequest, deliveries: QuerySet[Delivery]):
     return _deliveries_action(
-        modeladmin, request, deliveries, verb="cancel", applies_to=DeliveryStatus.PENDING,
+        modeladmin,
+        request,
+        deliveries,
+        verb="cancel",
+        applies_to=DeliveryStatus.PENDING,
         perform=outbox_cancel,
     )
 
@@ -154,12 +167,26 @@ class AttemptInline(admin.TabularInline):
 class DeliveryAdmin(StatusPanelMixin, OutboxSearchMixin, ReadOnlyAdmin):
     event_path = "event__"
     list_display = (
-        "id", "event_link", "event_type", "merchant", "channel", "target", "status", "attempts",
-        "next_attempt_at", "last_status_code", "short_error", "updated_at",
+        "id",
+        "event_link",
+        "event_type",
+        "merchant",
+        "channel",
+        "target",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_status_code",
+        "short_error",
+        "updated_at",
     )
     list_filter = (
-        "status", "channel", ("event__event_type", admin.ChoicesFieldListFilter), "merchant",
-        "endpoint", ("created_at", admin.DateFieldListFilter),
+        "status",
+        "channel",
+        ("event__event_type", admin.ChoicesFieldListFilter),
+        "merchant",
+        "endpoint",
+        ("created_at", admin.DateFieldListFilter),
     )
     list_select_related = ("event", "merchant", "endpoint")
     search_fields = ("id", "event__message_id", "event__request_id")
@@ -169,9 +196,22 @@ class DeliveryAdmin(StatusPanelMixin, OutboxSearchMixin, ReadOnlyAdmin):
     inlines = (AttemptInline,)
     actions = ("retry_now", "replay_dead", "cancel")
     readonly_fields = (
-        "event_link", "merchant", "channel", "endpoint", "telegram_chat_id", "customer_id",
-        "ordered", "status", "attempts", "next_attempt_at", "lease_expires_at", "last_status_code",
-        "last_error", "created_at", "updated_at", "delivered_at",
+        "event_link",
+        "merchant",
+        "channel",
+        "endpoint",
+        "telegram_chat_id",
+        "customer_id",
+        "ordered",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "lease_expires_at",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "updated_at",
+        "delivered_at",
     )
     fields = readonly_fields
 
@@ -203,8 +243,10 @@ class DeliveryAdmin(StatusPanelMixin, OutboxSearchMixin, ReadOnlyAdmin):
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]):
         return _retry_now(self, request, ids_of(queryset))
 
-    @admin.action(description="Replay dead deliveries (fresh schedule, same webhook-id)",
-                  permissions=["change"])
+    @admin.action(
+        description="Replay dead deliveries (fresh schedule, same webhook-id)",
+        permissions=["change"],
+    )
     def replay_dead(self, request: HttpRequest, queryset: QuerySet[Delivery]):
         return _replay_dead(self, request, ids_of(queryset))
 
@@ -215,8 +257,17 @@ class DeliveryAdmin(StatusPanelMixin, OutboxSearchMixin, ReadOnlyAdmin):
 
 class DeliveryInline(admin.TabularInline):
     model = Delivery
-    fields = ("delivery_link", "channel", "endpoint", "telegram_chat_id", "status", "attempts",
-              "next_attempt_at", "last_status_code", "last_error")
+    fields = (
+        "delivery_link",
+        "channel",
+        "endpoint",
+        "telegram_chat_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -236,10 +287,21 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(StatusPanelMixin, OutboxSearchMixin, ReadOnlyAdmin):
-    list_display = ("id", "message_id", "event_type", "merchant", "customer_id", "request_id",
-                    "created_at")
-    list_filter = ("event_type", "merchant", ("created_at", admin.DateFieldListFilter),
-                   "deliveries__status")
+    list_display = (
+        "id",
+        "message_id",
+        "event_type",
+        "merchant",
+        "customer_id",
+        "request_id",
+        "created_at",
+    )
+    list_filter = (
+        "event_type",
+        "merchant",
+        ("created_at", admin.DateFieldListFilter),
+        "deliveries__status",
+    )
     list_select_related = ("merchant",)
     search_fields = ("id", "message_id", "request_id")
     search_help_text = "Event id, msg_… message id (webhook-id) or request id."
@@ -247,8 +309,15 @@ class OutboxEventAdmin(StatusPanelMixin, OutboxSearchMixin, ReadOnlyAdmin):
     list_per_page = 50
     inlines = (DeliveryInline,)
     actions = ("retry_now", "replay_dead", "cancel")
-    readonly_fields = ("message_id", "merchant", "event_type", "customer_id", "request_id",
-                       "created_at", "payload")
+    readonly_fields = (
+        "message_id",
+        "merchant",
+        "event_type",
+        "customer_id",
+        "request_id",
+        "created_at",
+        "payload",
+    )
     fields = readonly_fields
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -302,7 +371,8 @@ class OutboxPauseForm(forms.ModelForm):
         data = self.cleaned_data
         scope = data.get("scope")
         targets: dict[str, str] = {
-            PauseScope.MERCHANT: "merchant", PauseScope.ENDPOINT: "endpoint",
+            PauseScope.MERCHANT: "merchant",
+            PauseScope.ENDPOINT: "endpoint",
             PauseScope.CHANNEL: "channel",
         }
         needed = targets.get(scope or "")
@@ -319,8 +389,16 @@ class OutboxPauseForm(forms.ModelForm):
 @admin.register(OutboxPause)
 class OutboxPauseAdmin(StatusPanelMixin):
     form = OutboxPauseForm
-    list_display = ("scope", "target", "reason", "created_by", "created_at", "in_force",
-                    "resumed_by", "resumed_at")
+    list_display = (
+        "scope",
+        "target",
+        "reason",
+        "created_by",
+        "created_at",
+        "in_force",
+        "resumed_by",
+        "resumed_at",
+    )
     list_filter = (PauseActiveFilter, "scope")
     list_select_related = ("merchant", "endpoint")
     actions = ("resume",)
@@ -329,8 +407,17 @@ class OutboxPauseAdmin(StatusPanelMixin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         if obj is None:
             return ()
-        return ("scope", "merchant", "endpoint", "channel", "reason", "created_by", "created_at",
-                "resumed_by", "resumed_at")
+        return (
+            "scope",
+            "merchant",
+            "endpoint",
+            "channel",
+            "reason",
+            "created_by",
+            "created_at",
+            "resumed_by",
+            "resumed_at",
+        )
 
     def get_fields(self, request: HttpRequest, obj: Any = None):
         if obj is None:
@@ -380,7 +467,8 @@ class OutboxPauseAdmin(StatusPanelMixin):
             return f"Resumed: {ended} pauses ended; delivery of their scope continues."
 
         return action_confirm(
-            self, request,
+            self,
+            request,
             title="Resume delivery: are you sure?",
             question="Deliveries held by these pauses go out again at once.",
             counts=[("pauses selected", queryset.count()), ("in force: will end", len(active))],
@@ -396,7 +484,9 @@ class OutboxPauseAdmin(StatusPanelMixin):
 class WebhookEndpointCreateForm(forms.ModelForm):
     url = forms.URLField(max_length=2000, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
-        choices=EventType.choices, required=False, widget=forms.CheckboxSelectMultiple,
+        choices=EventType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every event type.",
     )
 
@@ -415,15 +505,34 @@ class WebhookEndpointCreateForm(forms.ModelForm):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    list_display = ("url", "merchant", "is_enabled", "ordered", "consecutive_failures",
-                    "circuit_open_until", "failing_since", "created_at")
+    list_display = (
+        "url",
+        "merchant",
+        "is_enabled",
+        "ordered",
+        "consecutive_failures",
+        "circuit_open_until",
+        "failing_since",
+        "created_at",
+    )
     list_filter = ("is_enabled", "merchant")
     list_select_related = ("merchant",)
     search_fields = ("=id", "url", "merchant__name")
     actions = ("rotate_secret", "disable", "enable")
-    readonly_fields = ("id", "merchant", "url", "event_types", "ordered", "retry_schedule",
-                       "is_enabled", "disabled_reason", "consecutive_failures",
-                       "circuit_open_until", "failing_since", "created_at")
+    readonly_fields = (
+        "id",
+        "merchant",
+        "url",
+        "event_types",
+        "ordered",
+        "retry_schedule",
+        "is_enabled",
+        "disabled_reason",
+        "consecutive_failures",
+        "circuit_open_until",
+        "failing_since",
+        "created_at",
+    )
     _new_secret: str | None = None
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
@@ -464,7 +573,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if secret is None:
             return super().response_add(request, obj, post_url_continue)
         return secret_page(
-            self, request, title="Webhook endpoint created",
+            self,
+            request,
+            title="Webhook endpoint created",
             note="the merchant's receiver verifies signatures with it (Standard Webhooks).",
             secrets=[(obj.url, secret)],
             continue_url=reverse("admin:outbox_webhookendpoint_change", args=[obj.pk]),
@@ -477,18 +588,24 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         def perform() -> HttpResponse:
             secrets = [(e.url, webhook_endpoint_rotate_secret(endpoint=e)) for e in endpoints]
             return secret_page(
-                self, request, title="Signing secrets rotated",
+                self,
+                request,
+                title="Signing secrets rotated",
                 note="the old secrets stopped working; give the merchants the new ones.",
                 secrets=secrets,
                 continue_url=reverse("admin:outbox_webhookendpoint_changelist"),
             )
 
         return action_confirm(
-            self, request, title="Rotate signing secrets: are you sure?",
+            self,
+            request,
+            title="Rotate signing secrets: are you sure?",
             question="The current secrets stop working at once; receivers reject deliveries "
             "until they have the new secret.",
-            counts=[("endpoints", len(endpoints))], will_change=len(endpoints),
-            confirm_label=f"Yes, rotate {len(endpoints)}", perform=perform,
+            counts=[("endpoints", len(endpoints))],
+            will_change=len(endpoints),
+            confirm_label=f"Yes, rotate {len(endpoints)}",
+            perform=perform,
         )
 
     @admin.action(description="Disable (stop delivering to them)", permissions=["change"])
@@ -501,10 +618,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             return f"Disabled {done} endpoints."
 
         return action_confirm(
-            self, request, title="Disable endpoints: are you sure?",
+            self,
+            request,
+            title="Disable endpoints: are you sure?",
             question="New events stop creating deliveries for disabled endpoints.",
-            counts=[("enabled endpoints selected", len(endpoints))], will_change=len(endpoints),
-            confirm_label=f"Yes, disable {len(endpoints)}", perform=perform,
+            counts=[("enabled endpoints selected", len(endpoints))],
+            will_change=len(endpoints),
+            confirm_label=f"Yes, disable {len(endpoints)}",
+            perform=perform,
         )
 
     @admin.action(description="Enable (and reset their failure state)", permissions=["change"])

@@ -22,15 +22,11 @@ def embedded_delivery_start(*, worker_threads: int = 4) -> None:
     if not _started.acquire(blocking=False):
         return
 
+    import notifications.actors  # noqa: F401  (inbound Telegram updates)
     import outbox.actors  # noqa: F401  (registers the actors on the broker)
     from outbox.actors import enqueue
     from outbox.jobs import default_jobs
     from outbox.relay import Relay
-
-    try:
-        import notifications.actors  # noqa: F401
-    except ImportError:
-        pass
     broker = dramatiq.get_broker()
     worker = Worker(broker, worker_threads=worker_threads, worker_timeout=100)
     worker.start()

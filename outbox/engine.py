@@ -70,7 +70,9 @@ def _send_one(delivery: Delivery, secrets: dict[Any, str]) -> Result:
             from notifications.delivery import telegram_deliver
 
             outcome = telegram_deliver(delivery)
-        return Result(delivery, outcome=outcome, started_at=started_at, duration_ms=outcome.duration_ms)
+        return Result(
+            delivery, outcome=outcome, started_at=started_at, duration_ms=outcome.duration_ms
+        )
     except DeliveryFailed as failure:
         duration = int((timezone.now() - started).total_seconds() * 1000)
         return Result(delivery, failure=failure, started_at=started_at, duration_ms=duration)
@@ -78,7 +80,9 @@ def _send_one(delivery: Delivery, secrets: dict[Any, str]) -> Result:
         logger.exception("delivery %s failed unexpectedly", delivery.id)
         duration = int((timezone.now() - started).total_seconds() * 1000)
         return Result(
-            delivery, failure=DeliveryFailed(exc.__class__.__name__), started_at=started_at,
+            delivery,
+            failure=DeliveryFailed(exc.__class__.__name__),
+            started_at=started_at,
             duration_ms=duration,
         )
 
@@ -91,7 +95,9 @@ def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str
     """Deliver the leased rows; returns counts by outcome."""
     token = uuid.UUID(str(lease_token))
     rows = list(
-        Delivery.objects.filter(id__in=delivery_ids, status=DeliveryStatus.LEASED, lease_token=token)
+        Delivery.objects.filter(
+            id__in=delivery_ids, status=DeliveryStatus.LEASED, lease_token=token
+        )
         .select_related("event", "endpoint")
         .order_by("id")
     )
@@ -114,14 +120,21 @@ def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str
             to_send.append(delivery)
     if held:
         # Paused after the relay claimed them: back to pending, no try counted.
-        Delivery.objects.filter(id__in=held, lease_token=token, status=DeliveryStatus.LEASED).update(
+        Delivery.objects.filter(
+            id__in=held, lease_token=token, status=DeliveryStatus.LEASED
+        ).update(
             status=DeliveryStatus.PENDING, lease_token=None, lease_expires_at=None, updated_at=now
         )
         counts["held"] = len(held)
     for delivery in disabled:
         reason = delivery.endpoint.disabled_reason if delivery.endpoint else "endpoint deleted"
-        Delivery.objects.filter(id=delivery.id, lease_token=token, status=DeliveryStatus.LEASED).update(
-            status=DeliveryStatus.DEAD, lease_token=None, lease_expires_at=None, updated_at=now,
+        Delivery.objects.filter(
+            id=delivery.id, lease_token=token, status=DeliveryStatus.LEASED
+        ).update(
+            status=DeliveryStatus.DEAD,
+            lease_token=None,
+            lease_expires_at=None,
+            updated_at=now,
             last_error=f"endpoint disabled: {reason}"[:500],
         )
         counts["dead"] += 1
@@ -164,15 +177,34 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 delivery_id=d.id,
                 started_at=result.started_at or now,
                 duration_ms=result.duration_ms,
-                status_code=(result.outcome.status_code if result.outcome else failure.status_code if failure else None),
+                status_code=(
+                    result.outcome.status_code
+                    if result.outcome
+                    else failure.status_code
+                    if failure
+                    else None
+                ),
                 error_class=failure.error_class[:100] if failure else "",
-                response_excerpt=((result.outcome.excerpt if result.outcome else failure.excerpt if failure else "") or "")[:500],
+                response_excerpt=(
+                    (
+                        result.outcome.excerpt
+                        if result.outcome
+                        else failure.excerpt
+                        if failure
+                        else ""
+                    )
+                    or ""
+                )[:500],
             )
         )
         provider = _provider(d.channel)
         if failure is None:
             delivered.append(result)
-            metrics.external_result(provider, status_code=result.outcome.status_code if result.outcome else None, ok=True)
+            metrics.external_result(
+                provider,
+                status_code=result.outcome.status_code if result.outcome else None,
+                ok=True,
+            )
             metrics.OUTBOUND_SEND_SUCCESS.labels(d.channel).inc()
             metrics.COMMIT_TO_DELIVERED.labels(d.channel).observe(
                 max((now - d.event.created_at).total_seconds(), 0)
@@ -185,7 +217,10 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
         else:
             failed.append(result)
             metrics.external_result(
-                provider, status_code=failure.status_code, ok=False, error=failure.status_code is None
+                provider,
+                status_code=failure.status_code,
+                ok=False,
+                error=failure.status_code is None,
             )
             metrics.OUTBOUND_SEND_FAILED.labels(d.channel).inc()
             if failure.status_code == 429:
@@ -199,7 +234,9 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
         Attempt.objects.bulk_create(attempts)
         if delivered:
             n = Delivery.objects.filter(
-                id__in=[r.delivery.id for r in delivered], lease_token=token, status=DeliveryStatus.LEASED
+                id__in=[r.delivery.id for r in delivered],
+                lease_token=token,
+                status=DeliveryStatus.LEASED,
             ).update(
                 status=DeliveryStatus.DELIVERED,
                 delivered_at=now,
@@ -224,8 +261,14 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 permanent=failure.permanent,
                 throttled=failure.throttled,
             )
-            error = f"{failure.error_class}: {failure.excerpt}" if failure.excerpt else failure.error_class
-            Delivery.objects.filter(id=d.id, lease_token=token, status=DeliveryStatus.LEASED).update(
+            error = (
+                f"{failure.error_class}: {failure.excerpt}"
+                if failure.excerpt
+                else failure.error_class
+            )
+            Delivery.objects.filter(
+                id=d.id, lease_token=token, status=DeliveryStatus.LEASED
+            ).update(
                 status=DeliveryStatus.DEAD if decision.dead else DeliveryStatus.PENDING,
                 next_attempt_at=decision.next_attempt_at or d.next_attempt_at,
                 # A throttled try (Telegram 429) is recorded as an Attempt but uses no retry step.
@@ -257,9 +300,9 @@ def _breaker_update(
     ok: set[Any], reset: set[Any], failures: dict[Any, int], disable: dict[Any, str], now: datetime
 ) -> None:
     if reset:
-        WebhookEndpoint.objects.filter(id__in=reset).exclude(consecutive_failures=0, failing_since=None).update(
-            consecutive_failures=0, failing_since=None, circuit_open_until=None
-        )
+        WebhookEndpoint.objects.filter(id__in=reset).exclude(
+            consecutive_failures=0, failing_since=None
+        ).update(consecutive_failures=0, failing_since=None, circuit_open_until=None)
     for endpoint_id, count in failures.items():
         if endpoint_id in ok:
             continue
@@ -269,7 +312,11 @@ def _breaker_update(
         )
         WebhookEndpoint.objects.filter(
             id=endpoint_id, consecutive_failures__gte=BREAKER_THRESHOLD
-        ).update(circuit_open_until=Greatest(Coalesce(F("circuit_open_until"), now), now + BREAKER_COOLDOWN))
+        ).update(
+            circuit_open_until=Greatest(
+                Coalesce(F("circuit_open_until"), now), now + BREAKER_COOLDOWN
+            )
+        )
         WebhookEndpoint.objects.filter(
             id=endpoint_id, is_enabled=True, failing_since__lt=now - DISABLE_AFTER
         ).update(
@@ -280,4 +327,6 @@ def _breaker_update(
         WebhookEndpoint.objects.filter(id=endpoint_id, is_enabled=True).update(
             is_enabled=False, disabled_reason=reason[:300]
         )
-        logger.warning("webhook endpoint disabled", extra={"endpoint_id": str(endpoint_id), "reason": reason})
+        logger.warning(
+            "webhook endpoint disabled", extra={"endpoint_id": str(endpoint_id), "reason": reason}
+        )

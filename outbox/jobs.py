@@ -61,7 +61,9 @@ def gauges_compute() -> dict[str, object]:
     )
     leased = Delivery.objects.filter(status=DeliveryStatus.LEASED).count()
     dead = Delivery.objects.filter(status=DeliveryStatus.DEAD).count()
-    due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()).count()
+    due = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
+    ).count()
     gauges = {
         "pending": {"webhook": pending.get("webhook", 0), "telegram": pending.get("telegram", 0)},
         "leased": leased,
@@ -84,9 +86,17 @@ def points_jobs() -> None:
 
 
 def default_jobs() -> list[PeriodicJob]:
+    """Every periodic job of the platform; the relay runs them (any number of relays may)."""
+    from integrations.services import idempotency_purge
+    from notifications.jobs import inbound_jobs
+    from platform_ops.alerts import alerts_check
+
     return [
         PeriodicJob("lease_recovery", 5, leases_recover),
         PeriodicJob("gauges", 10, gauges_compute),
+        PeriodicJob("alerts", 60, alerts_check),
         PeriodicJob("points", 300, points_jobs),
         PeriodicJob("retention", 3600, retention_purge),
+        PeriodicJob("idempotency_purge", 3600, idempotency_purge),
+        *inbound_jobs(),
     ]

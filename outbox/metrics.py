@@ -24,7 +24,9 @@ COMMIT_TO_DELIVERED = Histogram(
 )
 
 
-def external_result(provider: str, *, status_code: int | None, ok: bool, error: bool = False) -> None:
+def external_result(
+    provider: str, *, status_code: int | None, ok: bool, error: bool = False
+) -> None:
     if ok:
         result = "ok"
     elif status_code == 429:

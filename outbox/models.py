@@ -1,4 +1,4 @@
-"""Transactional outbox: the event payload stored once, one delivery per target, one attempt per try.
+"""Transactional outbox: the payload stored once, one delivery per target, one attempt per try.
 
 A delivery moves ``pending`` -> ``leased`` (claimed by a relay, lease held) -> ``delivered`` |
 ``pending`` (retry later) | ``dead`` (schedule exhausted or permanent failure) | ``cancelled``.
@@ -45,7 +45,9 @@ class WebhookEndpoint(models.Model):
     """A merchant's HTTPS receiver. The signing secret is stored encrypted (it must be usable)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
     url = models.URLField(max_length=2000)
     secret_encrypted = models.TextField()
     #: Empty list: every event type.
@@ -142,6 +144,9 @@ class Delivery(models.Model):
             models.Index(fields=["merchant", "status"], name="delivery_merchant_status_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.channel} delivery {self.id} ({self.status})"
+
 
 class Attempt(models.Model):
     """One try of a delivery (HTTP request or Bot API call)."""
@@ -156,6 +161,9 @@ class Attempt(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["started_at"], name="attempt_started_idx")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.id} of delivery {self.delivery_id}"
 
 
 class PauseScope(models.TextChoices):
@@ -186,5 +194,3 @@ class OutboxPause(models.Model):
     def __str__(self) -> str:
         target = self.merchant_id or self.endpoint_id or self.channel or "all"
         return f"pause {self.scope} {target}: {self.reason}"
-
-

@@ -49,13 +49,17 @@ def decide(
     if throttled and retry_after is not None:
         return Decision(dead=False, next_attempt_at=now + timedelta(seconds=retry_after))
     max_attempts = len(schedule)
-    if status_code is not None and 400 <= status_code < 500 and status_code not in _RETRYABLE_STATUSES:
+    if (
+        status_code is not None
+        and 400 <= status_code < 500
+        and status_code not in _RETRYABLE_STATUSES
+    ):
         max_attempts = min(max_attempts, CLIENT_ERROR_MAX_ATTEMPTS)
     if attempts_done >= max_attempts:
         return Decision(dead=True)
     if retry_after is not None:
         return Decision(dead=False, next_attempt_at=now + timedelta(seconds=retry_after))
     step = schedule[attempts_done]
-    rng = rng or random
-    delay = rng.uniform(0, step) if step > 0 else 0
+    uniform = rng.uniform if rng is not None else random.uniform
+    delay = uniform(0, step) if step > 0 else 0
     return Decision(dead=False, next_attempt_at=now + timedelta(seconds=delay))

@@ -97,9 +97,11 @@ def deliveries_claim(
         for endpoint_id, open_until in tripped:
             if endpoint_id in pauses.endpoints or (open_until and open_until > now):
                 continue
-            took = WebhookEndpoint.objects.filter(id=endpoint_id).filter(
-                Q(circuit_open_until__lte=now) | Q(circuit_open_until=None)
-            ).update(circuit_open_until=now + BREAKER_COOLDOWN)
+            took = (
+                WebhookEndpoint.objects.filter(id=endpoint_id)
+                .filter(Q(circuit_open_until__lte=now) | Q(circuit_open_until=None))
+                .update(circuit_open_until=now + BREAKER_COOLDOWN)
+            )
             if not took:
                 continue
             probe = (
@@ -138,8 +140,13 @@ def leases_recover(*, now: datetime | None = None) -> int:
 
 def claim_release(claim: Claim) -> None:
     """Give a claim back at once, e.g. when the broker refused the message."""
-    Delivery.objects.filter(id__in=claim.ids, lease_token=claim.token, status=DeliveryStatus.LEASED).update(
-        status=DeliveryStatus.PENDING, lease_token=None, lease_expires_at=None, updated_at=timezone.now()
+    Delivery.objects.filter(
+        id__in=claim.ids, lease_token=claim.token, status=DeliveryStatus.LEASED
+    ).update(
+        status=DeliveryStatus.PENDING,
+        lease_token=None,
+        lease_expires_at=None,
+        updated_at=timezone.now(),
     )
 
 
@@ -181,7 +188,9 @@ class Relay:
                     self.enqueue(claim.ids[start : start + MESSAGE_CHUNK], str(claim.token))
             except Exception as exc:
                 # The broker is away: keep the rows in PostgreSQL, pending, and try again later.
-                logger.error("broker refused deliveries; released", extra={"error": exc.__class__.__name__})
+                logger.error(
+                    "broker refused deliveries; released", extra={"error": exc.__class__.__name__}
+                )
                 claim_release(claim)
                 self.stop_event.wait(1.0)
                 break
@@ -201,7 +210,9 @@ class Relay:
                     logger.exception("periodic job %s failed", job.name)
 
     def run_forever(self) -> None:
-        logger.info("outbox relay started", extra={"batch": self.batch, "lease_seconds": self.lease_seconds})
+        logger.info(
+            "outbox relay started", extra={"batch": self.batch, "lease_seconds": self.lease_seconds}
+        )
         while not self.stop_event.is_set():
             try:
                 self.run_jobs()

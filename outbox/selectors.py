@@ -31,7 +31,9 @@ class ActivePauses:
 
 def pauses_active() -> ActivePauses:
     rows = list(
-        OutboxPause.objects.filter(resumed_at=None).values_list("scope", "merchant_id", "endpoint_id", "channel")
+        OutboxPause.objects.filter(resumed_at=None).values_list(
+            "scope", "merchant_id", "endpoint_id", "channel"
+        )
     )
     return ActivePauses(
         is_global=any(scope == PauseScope.GLOBAL for scope, *_ in rows),
@@ -44,12 +46,12 @@ def pauses_active() -> ActivePauses:
 def deliveries_filter(
     *,
     status: str | None = None,
-    merchant_id: str | None = None,
+    merchant_id: Any = None,
     event_type: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     channel: str | None = None,
-    endpoint_id: str | None = None,
+    endpoint_id: Any = None,
 ) -> QuerySet[Delivery]:
     qs = Delivery.objects.all()
     if status:

@@ -148,7 +148,10 @@ def webhook_endpoint_disable(*, endpoint_id: uuid.UUID, reason: str) -> bool:
 
 def webhook_endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     WebhookEndpoint.objects.filter(id=endpoint.id).update(
-        is_enabled=True, disabled_reason="", consecutive_failures=0, circuit_open_until=None,
+        is_enabled=True,
+        disabled_reason="",
+        consecutive_failures=0,
+        circuit_open_until=None,
         failing_since=None,
     )
     endpoint.refresh_from_db()
@@ -252,5 +255,3 @@ def outbox_cancel(*, deliveries: QuerySet[Delivery]) -> int:
     return deliveries.filter(status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.CANCELLED, updated_at=now
     )
-
-

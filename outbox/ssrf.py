@@ -33,13 +33,14 @@ def _is_refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def target_check(url: str, *, allow_private: bool | None = None) -> None:
-    """Raise :class:`UnsafeTarget` unless ``url`` is http(s) and resolves only to public addresses."""
+    """Raise :class:`UnsafeTarget` unless ``url`` is http(s) resolving only to public addresses."""
     if allow_private is None:
         allow_private = settings.OUTBOX_ALLOW_PRIVATE_TARGETS
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeTarget(
-            "The URL must be absolute http:// or https://.", errors={"url": ["Use an https:// URL."]}
+            "The URL must be absolute http:// or https://.",
+            errors={"url": ["Use an https:// URL."]},
         )
     if parts.username or parts.password:
         raise UnsafeTarget(
@@ -60,7 +61,7 @@ def target_check(url: str, *, allow_private: bool | None = None) -> None:
             f"{host} does not resolve.", errors={"url": ["Use a host name that resolves in DNS."]}
         ) from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if _is_refused(address):
             raise UnsafeTarget(
                 f"{host} resolves to a non-public address ({address}).",

@@ -119,15 +119,24 @@ def _signed_request(
     return body.encode(), headers
 
 
-def _judge(status: int, headers: httpx.Headers, excerpt: str, duration_ms: int, started_at: datetime) -> SendOutcome:
+def _judge(
+    status: int, headers: httpx.Headers, excerpt: str, duration_ms: int, started_at: datetime
+) -> SendOutcome:
     """Turn a receiver's answer into an outcome or a :class:`DeliveryFailed`."""
     if 200 <= status < 300:
-        return SendOutcome(status_code=status, duration_ms=duration_ms, excerpt=excerpt, started_at=started_at)
+        return SendOutcome(
+            status_code=status, duration_ms=duration_ms, excerpt=excerpt, started_at=started_at
+        )
     if headers.get("webhook-delivery", "").lower() == "abort-message":
-        raise DeliveryFailed("Aborted", status_code=status, permanent=True, abort=True, excerpt=excerpt)
+        raise DeliveryFailed(
+            "Aborted", status_code=status, permanent=True, abort=True, excerpt=excerpt
+        )
     if status == 410:
         raise DeliveryFailed(
-            "Gone", status_code=status, permanent=True, excerpt=excerpt,
+            "Gone",
+            status_code=status,
+            permanent=True,
+            excerpt=excerpt,
             disable_target="receiver answered 410 Gone",
         )
     retry_after = parse_retry_after(headers.get("retry-after"))
@@ -164,4 +173,6 @@ def webhook_send(
             status, response_headers = response.status_code, response.headers
     except httpx.HTTPError as exc:
         raise DeliveryFailed(exc.__class__.__name__) from None
-    return _judge(status, response_headers, excerpt, int((time.perf_counter() - started) * 1000), started_at)
+    return _judge(
+        status, response_headers, excerpt, int((time.perf_counter() - started) * 1000), started_at
+    )

@@ -8,6 +8,7 @@ process, so a :class:`threading.Event` set by ``transaction.on_commit`` does the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
 import threading
@@ -72,8 +73,6 @@ class Listener:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 self._conn.close()
-            except psycopg.Error:
-                pass
         self._conn = None

@@ -19,7 +19,12 @@ CONTENT_TYPE = "application/problem+json"
 
 
 def problem_body(
-    *, status_code: int, slug: str, title: str, detail: str, errors: dict[str, list[str]] | None = None,
+    *,
+    status_code: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: dict[str, list[str]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -35,12 +40,20 @@ def problem_body(
 
 
 def problem_response(
-    *, status_code: int, slug: str, title: str, detail: str, errors: dict[str, list[str]] | None = None,
-    headers: dict[str, str] | None = None, **extra: Any,
+    *,
+    status_code: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JsonResponse:
     """A plain Django response, for middleware and handlers outside DRF."""
     response = JsonResponse(
-        problem_body(status_code=status_code, slug=slug, title=title, detail=detail, errors=errors, **extra),
+        problem_body(
+            status_code=status_code, slug=slug, title=title, detail=detail, errors=errors, **extra
+        ),
         status=status_code,
         content_type=CONTENT_TYPE,
     )
@@ -88,23 +101,32 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
         body = problem_body(
-            status_code=exc.status, slug=exc.slug, title=exc.title, detail=exc.detail,
-            errors=exc.errors, **exc.extra,
+            status_code=exc.status,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            errors=exc.errors,
+            **exc.extra,
         )
         return Response(body, status=exc.status, content_type=CONTENT_TYPE)
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         fields = ", ".join(sorted(errors))
         body = problem_body(
-            status_code=400, slug="validation-error", title="The request has invalid fields",
-            detail=f"Fix these fields and send again: {fields}.", errors=errors,
+            status_code=400,
+            slug="validation-error",
+            title="The request has invalid fields",
+            detail=f"Fix these fields and send again: {fields}.",
+            errors=errors,
         )
         return Response(body, status=400, content_type=CONTENT_TYPE)
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
         body = problem_body(
-            status_code=500, slug="internal-error", title="Internal error",
+            status_code=500,
+            slug="internal-error",
+            title="Internal error",
             detail="Something failed on our side; the request may be retried with the same "
             "Idempotency-Key.",
         )
@@ -119,20 +141,26 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         headers["Retry-After"] = str(max(int(exc.wait + 0.999), 1))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    body = problem_body(status_code=response.status_code, slug=slug, title=title, detail=str(detail))
+    body = problem_body(
+        status_code=response.status_code, slug=slug, title=title, detail=str(detail)
+    )
     out = Response(body, status=response.status_code, content_type=CONTENT_TYPE, headers=headers)
     return out
 
 
 def handler404(request: Any, exception: Exception | None = None) -> JsonResponse:
     return problem_response(
-        status_code=status.HTTP_404_NOT_FOUND, slug="not-found", title="Not found",
+        status_code=status.HTTP_404_NOT_FOUND,
+        slug="not-found",
+        title="Not found",
         detail=f"No resource at {request.path}. See /api/docs/ for the API.",
     )
 
 
 def handler500(request: Any) -> JsonResponse:
     return problem_response(
-        status_code=500, slug="internal-error", title="Internal error",
+        status_code=500,
+        slug="internal-error",
+        title="Internal error",
         detail="Something failed on our side; try again later.",
     )

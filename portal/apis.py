@@ -25,7 +25,9 @@ class _Strict(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = set(self.initial_data) - set(self.fields)
         if unknown:
-            raise serializers.ValidationError({name: ["Unknown field; remove it."] for name in sorted(unknown)})
+            raise serializers.ValidationError(
+                {name: ["Unknown field; remove it."] for name in sorted(unknown)}
+            )
         return attrs
 
 
@@ -77,7 +79,9 @@ class PortalOverviewApi(APIView):
     def get(self, request: Request) -> Response:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
-            raise AuthenticationFailed("Send Authorization: Bearer <access token> from /auth/login.")
+            raise AuthenticationFailed(
+                "Send Authorization: Bearer <access token> from /auth/login."
+            )
         user = staff_from_access(header.removeprefix("Bearer ").strip())
         merchant = user.merchant
         deliveries = Delivery.objects.filter(merchant=merchant).aggregate(
@@ -93,7 +97,12 @@ class PortalOverviewApi(APIView):
                 "purchases": merchant.purchases.count(),
                 "deliveries": deliveries,
                 "webhook_endpoints": [
-                    {"id": str(e.id), "url": e.url, "enabled": e.is_enabled, "disabled_reason": e.disabled_reason}
+                    {
+                        "id": str(e.id),
+                        "url": e.url,
+                        "enabled": e.is_enabled,
+                        "disabled_reason": e.disabled_reason,
+                    }
                     for e in merchant.webhook_endpoints.order_by("created_at")
                 ],
             }

@@ -28,7 +28,6 @@ REFRESH_TTL = timedelta(days=30)
 _ALGORITHM = "HS256"
 
 
-
 class AuthenticationFailed(ApplicationError):
     """Wrong credentials, or a token that is invalid, expired or revoked."""
 
@@ -44,7 +43,12 @@ class TokenPair:
     expires_in: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"access": self.access, "refresh": self.refresh, "token_type": "Bearer", "expires_in": self.expires_in}
+        return {
+            "access": self.access,
+            "refresh": self.refresh,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
 
 
 def _key() -> str:
@@ -54,10 +58,14 @@ def _key() -> str:
 def staff_user_create(*, merchant: Merchant, email: str, password: str) -> StaffUser:
     email = email.strip().lower()
     if len(password) < 10:
-        raise ValidationFailed("The password is too short.", errors={"password": ["Use at least 10 characters."]})
+        raise ValidationFailed(
+            "The password is too short.", errors={"password": ["Use at least 10 characters."]}
+        )
     if StaffUser.objects.filter(email=email).exists():
         raise Conflict(f"{email} already has portal access.")
-    return StaffUser.objects.create(merchant=merchant, email=email, password_hash=make_password(password))
+    return StaffUser.objects.create(
+        merchant=merchant, email=email, password_hash=make_password(password)
+    )
 
 
 def _issue(user: StaffUser) -> TokenPair:
@@ -65,9 +73,13 @@ def _issue(user: StaffUser) -> TokenPair:
     jti = uuid.uuid4()
     RefreshToken.objects.create(jti=jti, user=user, expires_at=now + REFRESH_TTL)
     base = {"sub": str(user.id), "mid": str(user.merchant_id), "iat": int(now.timestamp())}
-    access = jwt.encode({**base, "typ": "access", "exp": now + ACCESS_TTL}, _key(), algorithm=_ALGORITHM)
+    access = jwt.encode(
+        {**base, "typ": "access", "exp": now + ACCESS_TTL}, _key(), algorithm=_ALGORITHM
+    )
     refresh = jwt.encode(
-        {**base, "typ": "refresh", "jti": str(jti), "exp": now + REFRESH_TTL}, _key(), algorithm=_ALGORITHM
+        {**base, "typ": "refresh", "jti": str(jti), "exp": now + REFRESH_TTL},
+        _key(),
+        algorithm=_ALGORITHM,
     )
     return TokenPair(access=access, refresh=refresh, expires_in=int(ACCESS_TTL.total_seconds()))
 
@@ -86,7 +98,9 @@ def portal_login(*, email: str, password: str) -> TokenPair:
 
 def _decode(token: str, typ: str) -> dict[str, Any]:
     try:
-        claims = jwt.decode(token, _key(), algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "typ"]})
+        claims = jwt.decode(
+            token, _key(), algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "typ"]}
+        )
     except jwt.PyJWTError:
         raise AuthenticationFailed("The token is invalid or expired; sign in again.") from None
     if claims.get("typ") != typ:
@@ -99,11 +113,13 @@ def portal_refresh(*, refresh: str) -> TokenPair:
     claims = _decode(refresh, "refresh")
     with transaction.atomic():
         revoked = RefreshToken.objects.filter(
-            jti=claims.get("jti"), revoked_at=None, expires_at__gt=timezone.now()
+            jti=str(claims.get("jti")), revoked_at=None, expires_at__gt=timezone.now()
         ).update(revoked_at=timezone.now())
         if not revoked:
             REFRESHES.labels("failed").inc()
-            raise AuthenticationFailed("The refresh token was already used or revoked; sign in again.")
+            raise AuthenticationFailed(
+                "The refresh token was already used or revoked; sign in again."
+            )
         user = StaffUser.objects.get(id=claims["sub"])
         if not user.is_active:
             REFRESHES.labels("failed").inc()
@@ -115,12 +131,18 @@ def portal_refresh(*, refresh: str) -> TokenPair:
 
 def portal_logout(*, refresh: str) -> None:
     claims = _decode(refresh, "refresh")
-    RefreshToken.objects.filter(jti=claims.get("jti"), revoked_at=None).update(revoked_at=timezone.now())
+    RefreshToken.objects.filter(jti=str(claims.get("jti")), revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
 
 
 def staff_from_access(token: str) -> StaffUser:
     claims = _decode(token, "access")
-    user = StaffUser.objects.select_related("merchant").filter(id=claims["sub"], is_active=True).first()
+    user = (
+        StaffUser.objects.select_related("merchant")
+        .filter(id=claims["sub"], is_active=True)
+        .first()
+    )
     if user is None:
         raise AuthenticationFailed("This account is disabled.")
     return user

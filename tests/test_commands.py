@@ -29,11 +29,26 @@ def run(*args: str) -> str:
 
 @pytest.mark.django_db
 def test_create_merchant_prints_contract_fields(receiver):
-    data = json.loads(run("create_merchant", "--name", "Cafe", "--webhook-url", receiver.url,
-                          "--telegram-chat-id", "42"))
+    data = json.loads(
+        run(
+            "create_merchant",
+            "--name",
+            "Cafe",
+            "--webhook-url",
+            receiver.url,
+            "--telegram-chat-id",
+            "42",
+        )
+    )
     assert set(data) == {
-        "merchant_id", "api_key", "webhook_endpoint_id", "webhook_secret", "outlet_id",
-        "device_id", "manager_id", "telegram_start_payload",
+        "merchant_id",
+        "api_key",
+        "webhook_endpoint_id",
+        "webhook_secret",
+        "outlet_id",
+        "device_id",
+        "manager_id",
+        "telegram_start_payload",
     }
     assert data["webhook_secret"].startswith("whsec_")
     key = api_key_authenticate(data["api_key"])
@@ -80,19 +95,32 @@ def test_replay_command_requeues_dead(merchant, receiver):
     make_customer(merchant)
     make_customer(merchant)
     Delivery.objects.update(status=DeliveryStatus.DEAD, attempts=8)
-    assert "2 deliveries would be replayed" in run("outbox_replay", "--dry-run", "--event-type", "customer.created")
+    assert "2 deliveries would be replayed" in run(
+        "outbox_replay", "--dry-run", "--event-type", "customer.created"
+    )
     assert "replayed 2" in run("outbox_replay", "--merchant", str(merchant.id))
     assert Delivery.objects.filter(status=DeliveryStatus.PENDING, attempts=0).count() == 2
 
 
 @pytest.mark.parametrize(
     "command",
-    ["create_merchant", "issue_customer_code", "outbox_pause", "outbox_resume", "outbox_replay",
-     "outbox_relay", "rundramatiq", "demo_setup"],
+    [
+        "create_merchant",
+        "issue_customer_code",
+        "outbox_pause",
+        "outbox_resume",
+        "outbox_replay",
+        "outbox_relay",
+        "rundramatiq",
+        "demo_setup",
+    ],
 )
 def test_every_command_has_help(command):
     result = subprocess.run(
-        [sys.executable, "manage.py", command, "--help"], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "manage.py", command, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert result.returncode == 0 and "usage:" in result.stdout

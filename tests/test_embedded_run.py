@@ -29,24 +29,54 @@ def free_port() -> int:
 def test_embedded_run_serves_and_delivers(tmp_path):
     port = free_port()
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PROMETHEUS_MULTIPROC_DIR"}
     }
-    env.update({
-        "DEBUG": "1", "OUTBOX_ALLOW_PRIVATE_TARGETS": "1", "PORT": str(port),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-    })
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120)
-    first = subprocess.run([sys.executable, "manage.py", "demo_setup", "--port", str(port)], cwd=ROOT, env=env,
-                           check=True, capture_output=True, text=True, timeout=60)
-    again = subprocess.run([sys.executable, "manage.py", "demo_setup", "--port", str(port)], cwd=ROOT, env=env,
-                           check=True, capture_output=True, text=True, timeout=60)
+    env.update(
+        {
+            "DEBUG": "1",
+            "OUTBOX_ALLOW_PRIVATE_TARGETS": "1",
+            "PORT": str(port),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        }
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    first = subprocess.run(
+        [sys.executable, "manage.py", "demo_setup", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    again = subprocess.run(
+        [sys.executable, "manage.py", "demo_setup", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     info = json.loads(re.search(r"\{.*?\n\}", again.stdout, re.S).group(0))
-    assert json.loads(re.search(r"\{.*?\n\}", first.stdout, re.S).group(0))["merchant_id"] == info["merchant_id"]
+    assert (
+        json.loads(re.search(r"\{.*?\n\}", first.stdout, re.S).group(0))["merchant_id"]
+        == info["merchant_id"]
+    )
     server = subprocess.Popen(
         [str(BIN / "gunicorn"), "config.wsgi:application", "-c", "config/gunicorn.py"],
-        cwd=ROOT, env={**env, "BIND": f"127.0.0.1:{port}"},
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "gunicorn.log", "w"),
+        cwd=ROOT,
+        env={**env, "BIND": f"127.0.0.1:{port}"},
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "gunicorn.log", "w"),
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -62,7 +92,9 @@ def test_embedded_run_serves_and_delivers(tmp_path):
         assert httpx.get(f"{base}/health").json()["status"] == "ok"
         # the printed curl line for a purchase works as printed
         curl = next(line for line in again.stdout.splitlines() if "/purchases" in line)
-        result = subprocess.run(["bash", "-c", curl.strip()], capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["bash", "-c", curl.strip()], capture_output=True, text=True, timeout=30
+        )
         purchase = json.loads(result.stdout)
         assert purchase["customer_id"] == info["customer_id"], result.stdout
         # the demo receiver verified the purchase.committed webhook (delivered in-process)

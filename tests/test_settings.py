@@ -48,7 +48,11 @@ def test_startup_stops_with_one_line(variable, value, expected):
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG"}}
     env.update({"SECRET_KEY": "x" * 40, "DEBUG": "0", variable: value})
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert result.returncode == 2

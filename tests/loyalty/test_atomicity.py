@@ -45,12 +45,18 @@ def test_failure_writing_the_outbox_leaves_no_domain_row(shop):
         "CREATE FUNCTION fail_outbox() RETURNS trigger AS $$ BEGIN "
         "RAISE EXCEPTION 'injected outbox failure'; END $$ LANGUAGE plpgsql"
     )
-    _sql("CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox_delivery FOR EACH ROW EXECUTE FUNCTION fail_outbox()")
+    _sql(
+        "CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox_delivery FOR EACH ROW EXECUTE FUNCTION fail_outbox()"
+    )
     try:
         with pytest.raises(DatabaseError, match="injected outbox failure"):
             purchase_commit(
-                merchant=shop.merchant, customer_id=customer.id, amount_minor=100_00,
-                redeem_points=10, order_id="fail-1", outlet_id=shop.outlet.id,
+                merchant=shop.merchant,
+                customer_id=customer.id,
+                amount_minor=100_00,
+                redeem_points=10,
+                order_id="fail-1",
+                outlet_id=shop.outlet.id,
             )
     finally:
         _sql("DROP TRIGGER fail_outbox ON outbox_delivery")
@@ -75,8 +81,12 @@ def test_failure_after_the_domain_write_leaves_no_outbox_row(shop):
     try:
         with pytest.raises(DatabaseError, match="injected commit failure"):
             purchase_commit(
-                merchant=shop.merchant, customer_id=customer.id, amount_minor=100_00,
-                redeem_points=10, order_id="fail-2", outlet_id=shop.outlet.id,
+                merchant=shop.merchant,
+                customer_id=customer.id,
+                amount_minor=100_00,
+                redeem_points=10,
+                order_id="fail-2",
+                outlet_id=shop.outlet.id,
             )
     finally:
         _sql("DROP TRIGGER fail_commit ON loyalty_purchase")
@@ -98,8 +108,12 @@ def test_fifty_concurrent_redeems_never_overdraw(transactional_db):
         try:
             barrier.wait()
             purchase_commit(
-                merchant=setup.merchant, customer_id=customer.id, amount_minor=100_00,
-                redeem_points=10, order_id=f"c-{i}", outlet_id=setup.outlet.id,
+                merchant=setup.merchant,
+                customer_id=customer.id,
+                amount_minor=100_00,
+                redeem_points=10,
+                order_id=f"c-{i}",
+                outlet_id=setup.outlet.id,
             )
             outcome = "ok"
         except InsufficientPoints:

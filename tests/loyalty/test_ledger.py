@@ -34,8 +34,18 @@ def assert_invariants(customer: Customer) -> None:
     ledger = LedgerEntry.objects.filter(customer=customer).aggregate(
         p=Sum("points"), q=Sum("pending_points")
     )
-    lots_available = PointsLot.objects.filter(customer=customer, is_available=True).aggregate(s=Sum("remaining"))["s"] or 0
-    lots_pending = PointsLot.objects.filter(customer=customer, is_available=False).aggregate(s=Sum("remaining"))["s"] or 0
+    lots_available = (
+        PointsLot.objects.filter(customer=customer, is_available=True).aggregate(
+            s=Sum("remaining")
+        )["s"]
+        or 0
+    )
+    lots_pending = (
+        PointsLot.objects.filter(customer=customer, is_available=False).aggregate(
+            s=Sum("remaining")
+        )["s"]
+        or 0
+    )
     assert (ledger["p"] or 0) == customer.balance_points == lots_available
     assert (ledger["q"] or 0) == customer.pending_points == lots_pending
     assert customer.balance_points >= 0 and customer.pending_points >= 0
@@ -43,8 +53,13 @@ def assert_invariants(customer: Customer) -> None:
 
 def commit(setup, customer, amount, redeem=0, order=None, **kw):
     return purchase_commit(
-        merchant=setup.merchant, customer_id=customer.id, amount_minor=amount, redeem_points=redeem,
-        order_id=order or f"o-{Purchase.objects.count() + 1}", outlet_id=setup.outlet.id, **kw,
+        merchant=setup.merchant,
+        customer_id=customer.id,
+        amount_minor=amount,
+        redeem_points=redeem,
+        order_id=order or f"o-{Purchase.objects.count() + 1}",
+        outlet_id=setup.outlet.id,
+        **kw,
     )
 
 
@@ -97,10 +112,15 @@ def test_bad_amounts_write_nothing(setup, customer, amount):
 def test_purchase_requires_own_place_and_unique_order(setup, customer):
     other = make_merchant("Other")
     with pytest.raises(ValidationFailed):
-        purchase_commit(merchant=setup.merchant, customer_id=customer.id, amount_minor=100, order_id="x")
+        purchase_commit(
+            merchant=setup.merchant, customer_id=customer.id, amount_minor=100, order_id="x"
+        )
     with pytest.raises(ValidationFailed):
         purchase_commit(
-            merchant=setup.merchant, customer_id=customer.id, amount_minor=100, order_id="x",
+            merchant=setup.merchant,
+            customer_id=customer.id,
+            amount_minor=100,
+            order_id="x",
             outlet_id=other.outlet.id,
         )
     commit(setup, customer, 100, order="same")
@@ -169,7 +189,9 @@ def test_refund_after_points_spent_never_goes_negative(setup, customer):
 def test_tiers_change_earn_rate(setup, customer):
     program = LoyaltyProgram.objects.get(merchant=setup.merchant)
     Tier.objects.create(program=program, name="silver", min_lifetime_spend_minor=0, earn_bps=500)
-    Tier.objects.create(program=program, name="gold", min_lifetime_spend_minor=1000_00, earn_bps=1000)
+    Tier.objects.create(
+        program=program, name="gold", min_lifetime_spend_minor=1000_00, earn_bps=1000
+    )
     first = commit(setup, customer, 1000_00)
     second = commit(setup, customer, 100_00)
     assert (first.earned_points, second.earned_points) == (50, 10)
@@ -195,7 +217,9 @@ def test_deferred_crediting(setup, customer):
 def test_expiry_consumes_oldest_lots_first(setup, customer):
     LoyaltyProgram.objects.filter(merchant=setup.merchant).update(expiry_days=30)
     points_adjust(merchant=setup.merchant, customer_id=customer.id, points=100, reason="old")
-    PointsLot.objects.filter(customer=customer).update(expires_at=timezone.now() + timedelta(days=1))
+    PointsLot.objects.filter(customer=customer).update(
+        expires_at=timezone.now() + timedelta(days=1)
+    )
     points_adjust(merchant=setup.merchant, customer_id=customer.id, points=100, reason="new")
     commit(setup, customer, 1000_00, redeem=60)  # takes 60 from the old lot, earns 47
     expired = points_expire_due(now=timezone.now() + timedelta(days=2))

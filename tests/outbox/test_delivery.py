@@ -21,7 +21,10 @@ pytestmark = pytest.mark.slow
 
 def _commit(setup, customer, order: str, amount: int = 100_00):
     return purchase_commit(
-        merchant=setup.merchant, customer_id=customer.id, amount_minor=amount, order_id=order,
+        merchant=setup.merchant,
+        customer_id=customer.id,
+        amount_minor=amount,
+        order_id=order,
         outlet_id=setup.outlet.id,
     )
 
@@ -60,11 +63,17 @@ def test_500_then_success_keeps_one_webhook_id(stack, receiver, shop):
     wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 1)
     delivery = Delivery.objects.get()
     assert delivery.attempts == 4
-    assert list(Attempt.objects.filter(delivery=delivery).values_list("status_code", flat=True).order_by("id")) == [500, 500, 500, 200]
+    assert list(
+        Attempt.objects.filter(delivery=delivery)
+        .values_list("status_code", flat=True)
+        .order_by("id")
+    ) == [500, 500, 500, 200]
 
 
 def test_retry_after_is_honoured(stack, receiver, shop):
-    receiver.respond = lambda req, n: (429, {"Retry-After": "2"}, b"slow down", 0) if n == 1 else (200, {}, b"", 0)
+    receiver.respond = lambda req, n: (
+        (429, {"Retry-After": "2"}, b"slow down", 0) if n == 1 else (200, {}, b"", 0)
+    )
     stack.worker()
     stack.relay()
     got = receiver.wait_for(2)
@@ -80,7 +89,9 @@ def test_timeout_then_dead_after_schedule(stack, receiver, shop):
     wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DEAD).count() == 1, timeout=40)
     delivery = Delivery.objects.get()
     assert delivery.attempts == 4
-    assert set(Attempt.objects.filter(delivery=delivery).values_list("error_class", flat=True)) == {"ReadTimeout"}
+    assert set(Attempt.objects.filter(delivery=delivery).values_list("error_class", flat=True)) == {
+        "ReadTimeout"
+    }
 
 
 def test_abort_header_stops_retries(stack, receiver, shop):
@@ -121,7 +132,9 @@ def test_pause_holds_and_resume_delivers_in_order(stack, receiver, shop, scope):
     assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == 6
     outbox_resume(actor="test", **kwargs)
     got = receiver.wait_for(6)
-    orders = [r.json()["data"].get("order_id") for r in got if r.json()["type"] == "purchase.committed"]
+    orders = [
+        r.json()["data"].get("order_id") for r in got if r.json()["type"] == "purchase.committed"
+    ]
     assert orders == [f"P-{i}" for i in range(5)]
 
 
@@ -132,7 +145,11 @@ def test_ordering_per_customer_holds_while_earlier_retries(stack, receiver, shop
 
     def respond(req, n):
         body = req.json()
-        if body["type"] == "purchase.committed" and body["data"]["order_id"] == "O-1" and failing["n"] < 2:
+        if (
+            body["type"] == "purchase.committed"
+            and body["data"]["order_id"] == "O-1"
+            and failing["n"] < 2
+        ):
             failing["n"] += 1
             return 503, {}, b"busy", 0
         return 200, {}, b"", 0
@@ -143,10 +160,14 @@ def test_ordering_per_customer_holds_while_earlier_retries(stack, receiver, shop
     _commit(setup, customer, "O-1")
     _commit(setup, customer, "O-2")
     _commit(setup, other, "X-1")
-    wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 5, timeout=30)
+    wait_until(
+        lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 5, timeout=30
+    )
     mine = [
-        r.json()["data"]["order_id"] for r in receiver.requests
-        if r.json()["type"] == "purchase.committed" and r.json()["data"]["customer_id"] == str(customer.id)
+        r.json()["data"]["order_id"]
+        for r in receiver.requests
+        if r.json()["type"] == "purchase.committed"
+        and r.json()["data"]["customer_id"] == str(customer.id)
     ]
     assert mine == ["O-1", "O-1", "O-1", "O-2"]
 
@@ -160,7 +181,10 @@ def test_two_relays_never_claim_the_same_row(stack, receiver, shop):
     stack.worker(threads=8)
     stack.relay("relay-a")
     stack.relay("relay-b")
-    wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == total, timeout=40)
+    wait_until(
+        lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == total,
+        timeout=40,
+    )
     assert len(receiver.requests) == total
     assert len(set(receiver.ids())) == total
 
@@ -196,7 +220,10 @@ def test_redis_restart_mid_stream_loses_nothing(stack, receiver, shop):
     time.sleep(2)
     subprocess.run([".ci/services.sh", "redis-start", services], check=True, capture_output=True)
     total = Delivery.objects.count()
-    wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == total, timeout=60)
+    wait_until(
+        lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == total,
+        timeout=60,
+    )
     orders = {r.json()["data"].get("order_id") for r in receiver.requests}
     assert {f"B-{i}" for i in range(20)} <= orders
 

@@ -43,7 +43,12 @@ def test_allowed_when_private_targets_enabled():
 def test_send_time_check_refuses_without_calling(settings):
     settings.OUTBOX_ALLOW_PRIVATE_TARGETS = False
     with pytest.raises(DeliveryFailed) as info:
-        webhook_send(url="http://127.0.0.1:9/hook", secret="whsec_" + "A" * 44, message_id="msg_x", payload={})
+        webhook_send(
+            url="http://127.0.0.1:9/hook",
+            secret="whsec_" + "A" * 44,
+            message_id="msg_x",
+            payload={},
+        )
     assert info.value.permanent and info.value.error_class == "UnsafeTarget"
 
 

@@ -38,8 +38,12 @@ class Command(BaseCommand):
             if merchant is None:
                 setup = merchant_create(name=DEMO_NAME)
                 merchant = setup.merchant
-                customer = customer_register(merchant=merchant, phone=DEMO_PHONE, name="Demo customer")
-                points_adjust(merchant=merchant, customer_id=customer.id, points=500, reason="welcome")
+                customer = customer_register(
+                    merchant=merchant, phone=DEMO_PHONE, name="Demo customer"
+                )
+                points_adjust(
+                    merchant=merchant, customer_id=customer.id, points=500, reason="welcome"
+                )
             receiver = f"{base}/demo/webhooks"
             if not WebhookEndpoint.objects.filter(merchant=merchant, url=receiver).exists():
                 webhook_endpoint_create(merchant=merchant, url=receiver)
@@ -61,8 +65,13 @@ class Command(BaseCommand):
             "telegram_start_payload": merchant.telegram_start_payload,
         }
         body = json.dumps(
-            {"customer_id": str(customer.id), "amount_minor": 25000, "redeem_points": 0,
-             "order_id": "demo-<unique>", "outlet_id": info["outlet_id"]}
+            {
+                "customer_id": str(customer.id),
+                "amount_minor": 25000,
+                "redeem_points": 0,
+                "order_id": "demo-<unique>",
+                "outlet_id": info["outlet_id"],
+            }
         )
         self.stdout.write("Demo merchant ready:\n" + json.dumps(info, indent=2))
         self.stdout.write(

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         try:
             customer_id = uuid.UUID(options["customer_id"])
         except ValueError:
-            raise CommandError(f"--customer-id must be a UUID (got {options['customer_id']!r})") from None
+            raise CommandError(
+                f"--customer-id must be a UUID (got {options['customer_id']!r})"
+            ) from None
         customer = Customer.objects.filter(id=customer_id).first()
         if customer is None:
             raise CommandError(f"no customer with id {customer_id}")

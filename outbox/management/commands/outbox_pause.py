@@ -48,4 +48,5 @@ class Command(BaseCommand):
             raise CommandError(exc.detail) from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"paused {pause.scope} ({pause}) by {pause.created_by} at {pause.created_at:%Y-%m-%d %H:%M:%S}Z")
+        when = f"{pause.created_at:%Y-%m-%d %H:%M:%S}Z"
+        self.stdout.write(f"paused {pause.scope} ({pause}) by {pause.created_by} at {when}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,9 +25,7 @@ def _when(value: str | None, flag: str) -> datetime | None:
     if parsed is None:
         raise CommandError(f"{flag} must be an ISO 8601 date-time, e.g. 2026-11-22T10:00:00Z")
     if parsed.tzinfo is None:
-        from django.utils import timezone
-
-        parsed = timezone.make_aware(parsed, timezone.UTC)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
@@ -39,14 +37,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--status", default="dead", choices=["dead", "cancelled", "delivered"],
+            "--status",
+            default="dead",
+            choices=["dead", "cancelled", "delivered"],
             help="Which finished deliveries to replay.",
         )
         parser.add_argument("--merchant", help="Merchant id (UUID).")
         parser.add_argument("--event-type", choices=EventType.values)
         parser.add_argument("--since", help="Created at or after (ISO 8601).")
         parser.add_argument("--until", help="Created before (ISO 8601).")
-        parser.add_argument("--dry-run", action="store_true", help="Only count what would be replayed.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Only count what would be replayed."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

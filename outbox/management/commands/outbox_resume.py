@@ -12,7 +12,9 @@ from platform_ops.errors import ApplicationError
 
 
 class Command(BaseCommand):
-    help = "Resume outbox delivery for the same scope a pause was set on (no scope: the global pause)."
+    help = (
+        "Resume outbox delivery for the same scope a pause was set on (no scope: the global pause)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_scope_arguments(parser)
@@ -29,4 +31,6 @@ class Command(BaseCommand):
             raise CommandError(exc.detail) from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write("resumed" if ended else "nothing to resume: no active pause in that scope")
+        self.stdout.write(
+            "resumed" if ended else "nothing to resume: no active pause in that scope"
+        )

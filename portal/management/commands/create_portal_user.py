@@ -24,7 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--email", required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        merchant = Merchant.objects.filter(id=options["merchant"]).first() if _is_uuid(options["merchant"]) else None
+        merchant = (
+            Merchant.objects.filter(id=options["merchant"]).first()
+            if _is_uuid(options["merchant"])
+            else None
+        )
         if merchant is None:
             raise CommandError(f"no merchant {options['merchant']}")
         password = os.environ.get("PORTAL_PASSWORD") or getpass.getpass("Password: ")
