@@ -18,7 +18,9 @@ DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", None)
 if SECRET_KEY is None:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is 0 (set a long random string)")
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when DEBUG is 0 (set a long random string)"
+        )
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 elif not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters when DEBUG is 0")
@@ -55,9 +57,9 @@ OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", 200, minimum=1)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", 60, minimum=5)
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", 14, minimum=1)
 OUTBOX_HTTP_TIMEOUT_SECONDS = env.float("OUTBOX_HTTP_TIMEOUT_SECONDS", 10.0, lo=0.1, hi=120.0)
-OUTBOX_RETRY_SCHEDULE = [
-    int(s) for s in env.list("OUTBOX_RETRY_SCHEDULE", ["0", "5", "300", "1800", "7200", "18000", "36000", "36000"])
-]
+OUTBOX_RETRY_SCHEDULE = env.int_list(
+    "OUTBOX_RETRY_SCHEDULE", [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -81,6 +83,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's and the portal's static files from the app itself (no extra server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -172,6 +176,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from platform_ops import health
 from platform_ops.metrics import metrics_view
+from portal import urls as portal_urls
 
 urlpatterns = [
     path("health", health.health, name="health"),
@@ -16,6 +17,8 @@ urlpatterns = [
     path("db/health", health.db_health, name="db-health"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("portal/", include(portal_urls.page_urlpatterns)),
+    path("api/portal/v1/", include(portal_urls.api_urlpatterns)),
     path("api/integrations/v1/", include("integrations.urls")),
     path("api/telegram/", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
