@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from integrations.openapi import problems
 from outbox.models import Delivery, DeliveryStatus
 from portal.services import (
     AuthenticationFailed,
@@ -48,7 +49,9 @@ class TokensOut(serializers.Serializer):
 
 
 class PortalLoginApi(APIView):
-    @extend_schema(request=LoginIn, responses={200: TokensOut}, tags=["portal"])
+    @extend_schema(
+        request=LoginIn, responses={200: TokensOut, **problems()}, tags=["portal"], auth=[]
+    )
     def post(self, request: Request) -> Response:
         data = LoginIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -56,7 +59,9 @@ class PortalLoginApi(APIView):
 
 
 class PortalRefreshApi(APIView):
-    @extend_schema(request=RefreshIn, responses={200: TokensOut}, tags=["portal"])
+    @extend_schema(
+        request=RefreshIn, responses={200: TokensOut, **problems()}, tags=["portal"], auth=[]
+    )
     def post(self, request: Request) -> Response:
         data = RefreshIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -64,7 +69,7 @@ class PortalRefreshApi(APIView):
 
 
 class PortalLogoutApi(APIView):
-    @extend_schema(request=RefreshIn, responses={204: None}, tags=["portal"])
+    @extend_schema(request=RefreshIn, responses={204: None, **problems()}, tags=["portal"], auth=[])
     def post(self, request: Request) -> Response:
         data = RefreshIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -75,7 +80,7 @@ class PortalLogoutApi(APIView):
 class PortalOverviewApi(APIView):
     """The signed-in merchant's figures: customers, points, webhook delivery health."""
 
-    @extend_schema(responses={200: dict}, tags=["portal"])
+    @extend_schema(responses={200: dict, **problems()}, tags=["portal"], auth=[])
     def get(self, request: Request) -> Response:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
