@@ -249,6 +249,8 @@ class PointsLot(models.Model):
     is_available = models.BooleanField(default=True)
     available_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
+    #: When the customer was reminded that this lot is about to expire.
+    expiry_notified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -695,6 +695,50 @@ def points_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     return expired_total
 
 
+#: How long before expiry a linked customer gets a Telegram reminder.
+EXPIRY_REMINDER_WINDOW = timedelta(days=7)
+
+
+def points_expiry_remind(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Remind linked customers of points expiring within the window; each lot reminded once."""
+    now = now or timezone.now()
+    horizon = now + EXPIRY_REMINDER_WINDOW
+    due = PointsLot.objects.filter(
+        is_available=True,
+        remaining__gt=0,
+        expires_at__gt=now,
+        expires_at__lte=horizon,
+        expiry_notified_at=None,
+    )
+    customer_ids = list(due.values_list("customer_id", flat=True).distinct()[:limit])
+    reminded = 0
+    for customer_id in customer_ids:
+        with transaction.atomic():
+            customer = (
+                Customer.objects.select_for_update().select_related("merchant").get(id=customer_id)
+            )
+            lots = list(due.filter(customer=customer).select_for_update())
+            if not lots:
+                continue
+            PointsLot.objects.filter(id__in=[lot.id for lot in lots]).update(expiry_notified_at=now)
+            if customer.telegram_status != TelegramStatus.LINKED:
+                continue  # nobody to tell; the lots are marked so we do not look again
+            soonest = min(lot.expires_at for lot in lots if lot.expires_at)
+            outbox_event_record(
+                merchant=customer.merchant,
+                event_type=EventType.POINTS_EXPIRING_SOON,
+                data={
+                    "customer_id": str(customer.id),
+                    "points": sum(lot.remaining for lot in lots),
+                    "expires_at": soonest.isoformat(),
+                    "balance_points": customer.balance_points,
+                },
+                customer=customer,
+            )
+            reminded += 1
+    return reminded
+
+
 def points_expiring_soon(*, customer: Customer, within: timedelta = timedelta(days=14)) -> int:
     """Spendable points whose lots expire within ``within``."""
     horizon = timezone.now() + within

@@ -108,6 +108,15 @@ def _points_expired(data: dict[str, Any], lang: Language) -> str:
     return f"{gone} expired. Balance: {balance}."
 
 
+def _points_expiring_soon(data: dict[str, Any], lang: Language) -> str:
+    soon = points(int(data.get("points", 0)), lang)
+    when = str(data.get("expires_at", ""))[:10]
+    balance = points(int(data.get("balance_points", 0)), lang)
+    if lang == "ru":
+        return f"{soon} сгорят {when}. Потратьте их до этой даты. Баланс: {balance}."
+    return f"{soon} expire on {when}; spend them before then. Balance: {balance}."
+
+
 def _telegram_linked(data: dict[str, Any], lang: Language) -> str:
     balance = points(int(data.get("balance_points", 0)), lang)
     if lang == "ru":
@@ -126,6 +135,7 @@ _NOTIFICATIONS: dict[str, Callable[[dict[str, Any], Language], str]] = {
     "purchase.refunded": _purchase_refunded,
     "points.adjusted": _points_adjusted,
     "points.expired": _points_expired,
+    "points.expiring_soon": _points_expiring_soon,
     "customer.telegram_linked": _telegram_linked,
 }
 

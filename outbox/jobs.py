@@ -79,10 +79,11 @@ def gauges_compute() -> dict[str, object]:
 
 
 def points_jobs() -> None:
-    from loyalty.services import points_credit_matured, points_expire_due
+    from loyalty.services import points_credit_matured, points_expire_due, points_expiry_remind
 
     points_credit_matured()
     points_expire_due()
+    points_expiry_remind()
 
 
 def default_jobs() -> list[PeriodicJob]:

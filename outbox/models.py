@@ -22,6 +22,8 @@ class EventType(models.TextChoices):
     PURCHASE_REFUNDED = "purchase.refunded"
     POINTS_ADJUSTED = "points.adjusted"
     POINTS_EXPIRED = "points.expired"
+    #: Telegram only: a reminder before points expire (not a webhook event type).
+    POINTS_EXPIRING_SOON = "points.expiring_soon"
 
 
 class Channel(models.TextChoices):

@@ -32,6 +32,18 @@ from outbox.ssrf import target_check
 from platform_ops.errors import NotFound, ValidationFailed
 from platform_ops.request_context import current_request_id
 
+#: Event types merchants' webhook endpoints receive (CONTRACT).
+WEBHOOK_EVENT_TYPES = frozenset(
+    {
+        EventType.CUSTOMER_CREATED,
+        EventType.CUSTOMER_TELEGRAM_LINKED,
+        EventType.PURCHASE_COMMITTED,
+        EventType.PURCHASE_REFUNDED,
+        EventType.POINTS_ADJUSTED,
+        EventType.POINTS_EXPIRED,
+    }
+)
+
 #: Events a linked customer hears about in Telegram.
 TELEGRAM_EVENT_TYPES = frozenset(
     {
@@ -40,6 +52,7 @@ TELEGRAM_EVENT_TYPES = frozenset(
         EventType.POINTS_ADJUSTED,
         EventType.POINTS_EXPIRED,
         EventType.CUSTOMER_TELEGRAM_LINKED,
+        EventType.POINTS_EXPIRING_SOON,
     }
 )
 
@@ -75,7 +88,7 @@ def outbox_event_record(
             next_attempt_at=now,
         )
         for endpoint in WebhookEndpoint.objects.filter(merchant=merchant, is_enabled=True)
-        if endpoint.subscribes_to(event_type)
+        if event_type in WEBHOOK_EVENT_TYPES and endpoint.subscribes_to(event_type)
     ]
     if (
         customer is not None
@@ -111,11 +124,11 @@ def webhook_endpoint_create(
     """Create an endpoint; returns it with its signing secret (shown once, stored encrypted)."""
     target_check(url)
     types = list(event_types)
-    unknown = sorted(set(types) - set(EventType.values))
+    unknown = sorted(set(types) - set(WEBHOOK_EVENT_TYPES))
     if unknown:
         raise ValidationFailed(
             f"Unknown event types: {', '.join(unknown)}.",
-            errors={"event_types": [f"Use some of: {', '.join(EventType.values)}."]},
+            errors={"event_types": [f"Use some of: {', '.join(sorted(WEBHOOK_EVENT_TYPES))}."]},
         )
     if retry_schedule is not None and any(int(s) < 0 for s in retry_schedule):
         raise ValidationFailed("retry_schedule must be non-negative seconds.")

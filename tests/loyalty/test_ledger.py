@@ -242,3 +242,19 @@ def test_malformed_phone_refused(setup):
     with pytest.raises(ValidationFailed):
         customer_register(merchant=setup.merchant, phone="12", name="x")
     assert Customer.objects.count() == 0
+
+
+def test_expiry_reminder_once_for_linked_customers_only(setup):
+    from loyalty.services import customer_telegram_link, points_expiry_remind
+
+    LoyaltyProgram.objects.filter(merchant=setup.merchant).update(expiry_days=5)
+    linked = make_customer(setup.merchant, points=30)
+    customer_telegram_link(merchant=setup.merchant, phone=linked.phone, chat_id=777, language="ru")
+    make_customer(setup.merchant, points=40)  # not linked: marked, not told
+    assert points_expiry_remind() == 1
+    assert points_expiry_remind() == 0  # each lot once
+    event = OutboxEvent.objects.get(event_type="points.expiring_soon")
+    assert event.payload["data"]["points"] == 30
+    deliveries = list(event.deliveries.values_list("channel", flat=True))
+    assert deliveries == ["telegram"]  # never a webhook event type
+    assert PointsLot.objects.filter(expiry_notified_at=None).count() == 0
