@@ -17,7 +17,8 @@ from platform_ops.admin_pages import action_confirm, secret_page
 
 class ApiKeyIssueForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=[(scope, scope) for scope in SCOPES], initial=list(SCOPES),
+        choices=[(scope, scope) for scope in SCOPES],
+        initial=list(SCOPES),
         widget=forms.CheckboxSelectMultiple,
     )
 
@@ -28,15 +29,33 @@ class ApiKeyIssueForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "merchant", "masked", "scopes", "state", "created_at", "last_used_at",
-                    "expires_at", "revoked_at")
+    list_display = (
+        "name",
+        "merchant",
+        "masked",
+        "scopes",
+        "state",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
     list_filter = ("merchant", ("revoked_at", admin.EmptyFieldListFilter))
     list_select_related = ("merchant",)
     search_fields = ("=prefix", "name", "merchant__name")
     search_help_text = "Key prefix (the part after lk_), name or merchant."
     actions = ("revoke", "rotate")
-    readonly_fields = ("id", "merchant", "name", "masked", "scopes", "created_at", "last_used_at",
-                       "expires_at", "revoked_at")
+    readonly_fields = (
+        "id",
+        "merchant",
+        "name",
+        "masked",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         if obj is None:
@@ -79,7 +98,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if plaintext is None:
             return super().response_add(request, obj, post_url_continue)
         return secret_page(
-            self, request, title="API key issued",
+            self,
+            request,
+            title="API key issued",
             note="the merchant's register sends it as Authorization: Bearer <key>.",
             secrets=[(f"{obj.merchant} / {obj.name}", plaintext)],
             continue_url=reverse("admin:integrations_apikey_changelist"),
@@ -95,10 +116,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return f"Revoked {len(live)} API keys."
 
         return action_confirm(
-            self, request, title="Revoke API keys: are you sure?",
+            self,
+            request,
+            title="Revoke API keys: are you sure?",
             question="Registers using these keys get 401 from the next request on.",
             counts=[("keys selected", queryset.count()), ("live: will revoke", len(live))],
-            will_change=len(live), confirm_label=f"Yes, revoke {len(live)}", perform=perform,
+            will_change=len(live),
+            confirm_label=f"Yes, revoke {len(live)}",
+            perform=perform,
         )
 
     @admin.action(description="Rotate (new key; the old works 24 h more)", permissions=["change"])
@@ -108,15 +133,21 @@ class ApiKeyAdmin(admin.ModelAdmin):
         def perform() -> HttpResponse:
             issued = [(key, api_key_rotate(api_key=key)) for key in live]
             return secret_page(
-                self, request, title="API keys rotated",
+                self,
+                request,
+                title="API keys rotated",
                 note="the old keys keep working for 24 hours, then stop.",
                 secrets=[(f"{old.merchant} / {old.name}", new.plaintext) for old, new in issued],
                 continue_url=reverse("admin:integrations_apikey_changelist"),
             )
 
         return action_confirm(
-            self, request, title="Rotate API keys: are you sure?",
+            self,
+            request,
+            title="Rotate API keys: are you sure?",
             question="Each key gets a successor shown once; the old key stops after 24 hours.",
             counts=[("keys selected", queryset.count()), ("not revoked: will rotate", len(live))],
-            will_change=len(live), confirm_label=f"Yes, rotate {len(live)}", perform=perform,
+            will_change=len(live),
+            confirm_label=f"Yes, rotate {len(live)}",
+            perform=perform,
         )

@@ -16,8 +16,10 @@ from platform_ops.services import site_mode_set
 
 class SiteModeChangeForm(forms.ModelForm):
     enabled = forms.TypedChoiceField(
-        choices=[("1", "Switch ON"), ("0", "Switch OFF")], coerce=lambda v: v == "1",
-        widget=forms.RadioSelect, label="Switch",
+        choices=[("1", "Switch ON"), ("0", "Switch OFF")],
+        coerce=lambda v: v == "1",
+        widget=forms.RadioSelect,
+        label="Switch",
     )
 
     class Meta:
@@ -68,12 +70,29 @@ class SiteModeChangeAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyAdmin):
-    list_display = ("sent_at", "kind", "value", "threshold", "delivered", "suppressed", "error",
-                    "short_message")
+    list_display = (
+        "sent_at",
+        "kind",
+        "value",
+        "threshold",
+        "delivered",
+        "suppressed",
+        "error",
+        "short_message",
+    )
     list_filter = ("kind", "delivered", ("sent_at", admin.DateFieldListFilter))
     search_fields = ("=fingerprint", "message")
-    fields = ("sent_at", "kind", "fingerprint", "value", "threshold", "delivered", "error",
-              "suppressed", "message")
+    fields = (
+        "sent_at",
+        "kind",
+        "fingerprint",
+        "value",
+        "threshold",
+        "delivered",
+        "error",
+        "suppressed",
+        "message",
+    )
     readonly_fields = fields
 
     @admin.display(description="message")

@@ -83,8 +83,10 @@ def alert_telegram_send(text: str) -> AlertSend:
             return AlertSend(delivered=True)
         retry_after = (answer.get("parameters") or {}).get("retry_after")
         if (
-            response.status_code == 429 and attempt == 1
-            and isinstance(retry_after, int) and retry_after <= MAX_RETRY_AFTER_SECONDS
+            response.status_code == 429
+            and attempt == 1
+            and isinstance(retry_after, int)
+            and retry_after <= MAX_RETRY_AFTER_SECONDS
         ):
             time.sleep(retry_after)
             continue
@@ -114,8 +116,13 @@ def alert_raise(
         return None
     sent = alert_telegram_send(message)
     alert = Alert.objects.create(
-        fingerprint=fingerprint, kind=kind, message=message, value=value, threshold=threshold,
-        delivered=sent.delivered, error=sent.error[:300],
+        fingerprint=fingerprint,
+        kind=kind,
+        message=message,
+        value=value,
+        threshold=threshold,
+        delivered=sent.delivered,
+        error=sent.error[:300],
     )
     if sent.delivered:
         logger.warning("alert sent", extra={"kind": kind, "value": value, "threshold": threshold})
@@ -175,29 +182,41 @@ def alerts_check(*, now: float | None = None) -> list[Alert]:
     raised: list[Alert | None] = []
     errors = counter_read(HTTP_5XX, minute)
     if errors >= settings.ALERT_HTTP_5XX_PER_MIN:
-        raised.append(alert_raise(
-            kind=HTTP_5XX, value=errors, threshold=settings.ALERT_HTTP_5XX_PER_MIN,
-            message=f"[CRITICAL] {errors} HTTP 5xx responses in the minute {label} "
-            f"(threshold {settings.ALERT_HTTP_5XX_PER_MIN}/min){_sample_line()}",
-        ))
+        raised.append(
+            alert_raise(
+                kind=HTTP_5XX,
+                value=errors,
+                threshold=settings.ALERT_HTTP_5XX_PER_MIN,
+                message=f"[CRITICAL] {errors} HTTP 5xx responses in the minute {label} "
+                f"(threshold {settings.ALERT_HTTP_5XX_PER_MIN}/min){_sample_line()}",
+            )
+        )
     slow = counter_read(HTTP_SLOW, minute)
     if slow >= settings.ALERT_HTTP_SLOW_PER_MIN:
-        raised.append(alert_raise(
-            kind=HTTP_SLOW, value=slow, threshold=settings.ALERT_HTTP_SLOW_PER_MIN,
-            message=f"[WARNING] {slow} HTTP requests slower than "
-            f"{settings.ALERT_HTTP_SLOW_THRESHOLD_MS} ms in the minute {label} "
-            f"(threshold {settings.ALERT_HTTP_SLOW_PER_MIN}/min)",
-        ))
+        raised.append(
+            alert_raise(
+                kind=HTTP_SLOW,
+                value=slow,
+                threshold=settings.ALERT_HTTP_SLOW_PER_MIN,
+                message=f"[WARNING] {slow} HTTP requests slower than "
+                f"{settings.ALERT_HTTP_SLOW_THRESHOLD_MS} ms in the minute {label} "
+                f"(threshold {settings.ALERT_HTTP_SLOW_PER_MIN}/min)",
+            )
+        )
     try:
         growth = _dead_growth(minute)
     except Exception as exc:  # database away: the HTTP alerts above still went out
         logger.warning("dead deliveries not counted", extra={"error": exc.__class__.__name__})
         growth = None
     if growth is not None and growth[0] >= settings.ALERT_OUTBOX_DEAD_DELTA:
-        raised.append(alert_raise(
-            kind="outbox_dead", value=growth[0], threshold=settings.ALERT_OUTBOX_DEAD_DELTA,
-            message=f"[CRITICAL] {growth[0]} outbox deliveries went dead since the previous "
-            f"check ({growth[1]} dead in total; threshold {settings.ALERT_OUTBOX_DEAD_DELTA}). "
-            "Admin > Outbox deliveries, filter status=dead; replay after fixing the cause.",
-        ))
+        raised.append(
+            alert_raise(
+                kind="outbox_dead",
+                value=growth[0],
+                threshold=settings.ALERT_OUTBOX_DEAD_DELTA,
+                message=f"[CRITICAL] {growth[0]} outbox deliveries went dead since the previous "
+                f"check ({growth[1]} dead in total; threshold {settings.ALERT_OUTBOX_DEAD_DELTA}). "
+                "Admin > Outbox deliveries, filter status=dead; replay after fixing the cause.",
+            )
+        )
     return [alert for alert in raised if alert is not None]

@@ -66,10 +66,16 @@ def _postgres_round_trip() -> None:
         if key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "target_session_attrs")
     }
     with psycopg.connect(
-        dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"],
-        port=db["PORT"] or None, connect_timeout=DB_CONNECT_TIMEOUT_SECONDS,
-        options=f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}", application_name="health",
-        autocommit=True, **extra,
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        host=db["HOST"],
+        port=db["PORT"] or None,
+        connect_timeout=DB_CONNECT_TIMEOUT_SECONDS,
+        options=f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+        application_name="health",
+        autocommit=True,
+        **extra,
     ) as conn:
         conn.execute("SELECT 1").fetchone()
 

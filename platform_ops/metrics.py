@@ -206,7 +206,9 @@ def token_ok(request: HttpRequest) -> bool:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not token_ok(request):
         return problem_response(
-            status_code=401, slug="metrics-token", title="Metrics token required",
+            status_code=401,
+            slug="metrics-token",
+            title="Metrics token required",
             detail=f"Send the {METRICS_TOKEN_HEADER} header with the configured METRICS_TOKEN.",
         )
     registry = _multiprocess_registry() if _multiprocess else REGISTRY

@@ -42,7 +42,10 @@ def is_staff_path(path: str) -> bool:
 
 def _refusal(*, slug: str, title: str, detail: str, retry_after: int) -> HttpResponse:
     return problem_response(
-        status_code=503, slug=slug, title=title, detail=detail,
+        status_code=503,
+        slug=slug,
+        title=title,
+        detail=detail,
         headers={"Retry-After": str(retry_after)},
     )
 
@@ -62,21 +65,24 @@ class SiteModeMiddleware:
             modes = site_modes_current()
             if modes.maintenance:
                 return _refusal(
-                    slug="maintenance", title="Service under maintenance",
+                    slug="maintenance",
+                    title="Service under maintenance",
                     detail="The service is in maintenance mode. Try again later; "
                     "Retry-After says when (seconds).",
                     retry_after=MAINTENANCE_RETRY_AFTER,
                 )
             if modes.read_only and is_write:
                 return _refusal(
-                    slug="read-only", title="Service is read-only",
+                    slug="read-only",
+                    title="Service is read-only",
                     detail=f"Writes are paused (read-only mode); {request.method} is refused, "
                     "reads work. Try the write again later.",
                     retry_after=READ_ONLY_RETRY_AFTER,
                 )
         if is_write and schema_behind_cached():
             return _refusal(
-                slug="schema-behind", title="Deploy in progress",
+                slug="schema-behind",
+                title="Deploy in progress",
                 detail="The database schema is behind the code (a deploy is in progress); writes "
                 "are refused until the migrations are applied. Try again later.",
                 retry_after=SCHEMA_RETRY_AFTER,

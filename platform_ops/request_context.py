@@ -74,7 +74,10 @@ class RequestContextMiddleware:
             quiet = status < 400 and request.path_info in OPERATIONS_PATHS
             access_logger.log(
                 logging.DEBUG if quiet else logging.INFO,
-                "%s %s %s", request.method, route_of(request), status,
+                "%s %s %s",
+                request.method,
+                route_of(request),
+                status,
                 extra={
                     "method": request.method,
                     "route": route_of(request),
@@ -85,4 +88,3 @@ class RequestContextMiddleware:
             return response
         finally:
             reset_request_id(token)
-

@@ -98,7 +98,9 @@ class _SchemaState:
                 logger.error(
                     "database schema is behind the code (%d migrations not applied: %s): "
                     "degraded mode, writes are refused until `manage.py migrate` runs",
-                    len(missing), ", ".join(missing[:5]), extra={"missing": missing},
+                    len(missing),
+                    ", ".join(missing[:5]),
+                    extra={"missing": missing},
                 )
             elif not missing and self.missing:
                 logger.warning("database schema caught up with the code: writes accepted again")

@@ -56,7 +56,8 @@ class _CacheBreaker:
     def failed(self, exc: Exception) -> None:
         if self.available():
             logger.warning(
-                "cache unavailable, skipping it for %ss", CACHE_BACKOFF_SECONDS,
+                "cache unavailable, skipping it for %ss",
+                CACHE_BACKOFF_SECONDS,
                 extra={"error": exc.__class__.__name__},
             )
         self._down_until = time.monotonic() + CACHE_BACKOFF_SECONDS

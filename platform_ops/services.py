@@ -27,7 +27,9 @@ def site_mode_set(*, mode: str, enabled: bool, reason: str, actor: str) -> SiteM
         )
         transaction.on_commit(site_modes_forget)
     logger.warning(
-        "site mode %s switched %s", mode, "on" if enabled else "off",
+        "site mode %s switched %s",
+        mode,
+        "on" if enabled else "off",
         extra={"mode": mode, "enabled": enabled, "actor": actor, "reason": change.reason},
     )
     return change

@@ -37,7 +37,8 @@ def query_observe(
         threshold_ms = settings.DB_SLOW_QUERY_MS
         if threshold_ms and elapsed * 1000 >= threshold_ms:
             logger.warning(
-                "slow query (%.0f ms)", elapsed * 1000,
+                "slow query (%.0f ms)",
+                elapsed * 1000,
                 extra={
                     "duration_ms": round(elapsed * 1000, 1),
                     "sql": str(sql)[:MAX_SQL_CHARS],
