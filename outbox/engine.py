@@ -27,6 +27,7 @@ from outbox.crypto import secret_decrypt
 from outbox.models import Attempt, Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.selectors import pauses_active
 from outbox.transports import DeliveryFailed, SendOutcome, webhook_send
+from platform_ops.request_context import reset_request_id, set_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,15 @@ class Result:
 
 
 def _send_one(delivery: Delivery, secrets: dict[Any, str]) -> Result:
+    # The API request that caused the event: carried into this thread's log lines.
+    token = set_request_id(delivery.event.request_id or None)
+    try:
+        return _send_one_traced(delivery, secrets)
+    finally:
+        reset_request_id(token)
+
+
+def _send_one_traced(delivery: Delivery, secrets: dict[Any, str]) -> Result:
     started_at = datetime.now(UTC)
     started = timezone.now()
     try:

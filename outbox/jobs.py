@@ -95,7 +95,8 @@ def default_jobs() -> list[PeriodicJob]:
     return [
         PeriodicJob("lease_recovery", 5, leases_recover),
         PeriodicJob("gauges", 10, gauges_compute),
-        PeriodicJob("alerts", 60, alerts_check),
+        # Every 15 s so that no minute is skipped; each minute is evaluated once across relays.
+        PeriodicJob("alerts", 15, alerts_check),
         PeriodicJob("points", 300, points_jobs),
         PeriodicJob("retention", 3600, retention_purge),
         PeriodicJob("idempotency_purge", 3600, idempotency_purge),

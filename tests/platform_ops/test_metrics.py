@@ -37,9 +37,6 @@ CONTRACT_METRICS = (
     "last_success_backup_timestamp_seconds",
     "bot_errors_total",
 )
-#: Names another app defines but does not serve on /metrics yet (notifications' scrape-time
-#: collector must be registered with platform_ops.metrics.scrape_collector_register).
-NOT_LANDED_YET = {"inbound_queue_depth"}
 
 
 def exposed_names(text: str) -> set[str]:
@@ -63,15 +60,7 @@ def value(text: str, name: str, **labels: str) -> float | None:
     return samples(text).get((name, frozenset(labels.items())))
 
 
-def contract_params():
-    for name in CONTRACT_METRICS:
-        marks = []
-        if name in NOT_LANDED_YET:
-            marks.append(pytest.mark.xfail(reason="not on /metrics yet (see NOT_LANDED_YET)"))
-        yield pytest.param(name, marks=marks, id=name)
-
-
-@pytest.mark.parametrize("name", list(contract_params()))
+@pytest.mark.parametrize("name", CONTRACT_METRICS)
 def test_every_contract_metric_is_exposed(client, db, name):
     client.get("/live")  # so that the HTTP metrics have a sample too
     text = client.get("/metrics").content.decode()
@@ -218,5 +207,5 @@ def test_multiprocess_gunicorn_counts_add_up(ops_services, api_server, tmp_path)
     )
     text = server.get("/metrics", headers=token).text
     assert value(text, "loyalty_outbox_dead_total") == 2
-    missing = set(CONTRACT_METRICS) - NOT_LANDED_YET - exposed_names(text)
+    missing = set(CONTRACT_METRICS) - exposed_names(text)
     assert not missing, f"not exposed under multiprocess gunicorn: {sorted(missing)}"
