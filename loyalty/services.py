@@ -325,9 +325,10 @@ def purchase_quote(
     amount_minor: int,
     redeem_points: int = 0,
     lines: list[dict[str, Any]] | None = None,
+    program: LoyaltyProgram | None = None,
 ) -> pricing.Quote:
     """Earn/redeem figures for a purchase; writes nothing."""
-    program = program_for(merchant)
+    program = program or program_for(merchant)
     tier = tier_for(program=program, lifetime_spend_minor=customer.lifetime_spend_minor)
     return pricing.quote_compute(
         lines=pricing.lines_parse(amount_minor, lines),
@@ -368,14 +369,15 @@ def purchase_commit(
             customer = _lock_customer(merchant=merchant, customer_id=customer_id)
             if Purchase.objects.filter(merchant=merchant, order_id=order_id).exists():
                 raise _order_conflict(merchant, order_id)
+            program = program_for(merchant)
             quote = purchase_quote(
                 merchant=merchant,
                 customer=customer,
                 amount_minor=amount_minor,
                 redeem_points=redeem_points,
                 lines=[line.__dict__ for line in parsed_lines],
+                program=program,
             )
-            program = program_for(merchant)
             now = timezone.now()
             purchase = Purchase.objects.create(
                 merchant=merchant,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from django.db import DatabaseError, connection, connections
@@ -38,62 +39,55 @@ def _counts():
     )
 
 
-def test_failure_writing_the_outbox_leaves_no_domain_row(shop):
+@contextmanager
+def injected_failure(name: str, trigger: str):
+    """A real PostgreSQL trigger raising ``injected <name>``; dropped afterwards."""
+    _sql(
+        f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN "
+        f"RAISE EXCEPTION 'injected {name}'; END $$ LANGUAGE plpgsql"
+    )
+    _sql(trigger.format(name=name))
+    try:
+        yield
+    finally:
+        table = trigger.split(" ON ")[1].split()[0]
+        _sql(f"DROP TRIGGER {name} ON {table}")
+        _sql(f"DROP FUNCTION {name}()")
+
+
+def _commit_fails_and_leaves_nothing(shop, name: str, trigger: str) -> None:
     customer = make_customer(shop.merchant, points=100)
     before = _counts()
-    _sql(
-        "CREATE FUNCTION fail_outbox() RETURNS trigger AS $$ BEGIN "
-        "RAISE EXCEPTION 'injected outbox failure'; END $$ LANGUAGE plpgsql"
-    )
-    _sql(
-        "CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox_delivery FOR EACH ROW EXECUTE FUNCTION fail_outbox()"
-    )
-    try:
-        with pytest.raises(DatabaseError, match="injected outbox failure"):
-            purchase_commit(
-                merchant=shop.merchant,
-                customer_id=customer.id,
-                amount_minor=100_00,
-                redeem_points=10,
-                order_id="fail-1",
-                outlet_id=shop.outlet.id,
-            )
-    finally:
-        _sql("DROP TRIGGER fail_outbox ON outbox_delivery")
-        _sql("DROP FUNCTION fail_outbox()")
+    with injected_failure(name, trigger), pytest.raises(DatabaseError, match=f"injected {name}"):
+        purchase_commit(
+            merchant=shop.merchant,
+            customer_id=customer.id,
+            amount_minor=100_00,
+            redeem_points=10,
+            order_id=name,
+            outlet_id=shop.outlet.id,
+        )
     assert _counts() == before
     customer.refresh_from_db()
     assert customer.balance_points == 100
+
+
+def test_failure_writing_the_outbox_leaves_no_domain_row(shop):
+    _commit_fails_and_leaves_nothing(
+        shop,
+        "outbox_failure",
+        "CREATE TRIGGER {name} BEFORE INSERT ON outbox_delivery FOR EACH ROW EXECUTE FUNCTION {name}()",
+    )
 
 
 def test_failure_after_the_domain_write_leaves_no_outbox_row(shop):
-    customer = make_customer(shop.merchant, points=100)
-    before = _counts()
     # A deferred constraint trigger fails at COMMIT, after every row has been written.
-    _sql(
-        "CREATE FUNCTION fail_commit() RETURNS trigger AS $$ BEGIN "
-        "RAISE EXCEPTION 'injected commit failure'; END $$ LANGUAGE plpgsql"
+    _commit_fails_and_leaves_nothing(
+        shop,
+        "commit_failure",
+        "CREATE CONSTRAINT TRIGGER {name} AFTER INSERT ON loyalty_purchase "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {name}()",
     )
-    _sql(
-        "CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON loyalty_purchase "
-        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()"
-    )
-    try:
-        with pytest.raises(DatabaseError, match="injected commit failure"):
-            purchase_commit(
-                merchant=shop.merchant,
-                customer_id=customer.id,
-                amount_minor=100_00,
-                redeem_points=10,
-                order_id="fail-2",
-                outlet_id=shop.outlet.id,
-            )
-    finally:
-        _sql("DROP TRIGGER fail_commit ON loyalty_purchase")
-        _sql("DROP FUNCTION fail_commit()")
-    assert _counts() == before
-    customer.refresh_from_db()
-    assert customer.balance_points == 100
 
 
 def test_fifty_concurrent_redeems_never_overdraw(transactional_db):

@@ -15,28 +15,10 @@ from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from outbox.jobs import GAUGES_CACHE_KEY
+from tests.scripts.contract import METRICS
 
-#: CONTRACT "Metrics (names from the runbooks)".
-CONTRACT_METRICS = (
-    "http_requests_total",
-    "http_request_duration_seconds",
-    "http_slow_requests_total",
-    "loyalty_outbox_pending",
-    "loyalty_outbox_dead_total",
-    "external_requests_total",
-    "portal_auth_login_total",
-    "portal_auth_refresh_total",
-    "inbound_queue_depth",
-    "outbound_queue_depth",
-    "webhook_processing_lag_seconds",
-    "outbound_send_success_total",
-    "outbound_send_failed_total",
-    "outbound_429_total",
-    "telegram_rate_limit_hits_total",
-    "db_query_duration_seconds",
-    "last_success_backup_timestamp_seconds",
-    "bot_errors_total",
-)
+#: CONTRACT's metric names, kept once for every test (tests/scripts/contract.py).
+CONTRACT_METRICS = tuple(sorted(METRICS))
 
 
 def exposed_names(text: str) -> set[str]:
