@@ -30,9 +30,11 @@ run: install ## Migrate, create the demo merchant and serve on 127.0.0.1:8080 (S
 	  $(BIN)/python manage.py demo_setup --port $(PORT) && \
 	  BIND=127.0.0.1:$(PORT) exec $(BIN)/gunicorn config.wsgi:application -c config/gunicorn.py
 
+MYPY_PATHS := loyalty outbox integrations notifications platform_ops portal config
+
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy loyalty outbox integrations notifications platform_ops config
+	DEBUG=1 $(BIN)/mypy $(MYPY_PATHS)
 
 test: install ## Whole suite against a throwaway PostgreSQL and Redis
 	@command -v shellcheck >/dev/null || { apt-get install -y shellcheck >/dev/null 2>&1 || \
@@ -44,6 +46,7 @@ test: install ## Whole suite against a throwaway PostgreSQL and Redis
 	  eval "$$(.ci/services.sh start "$$dir")" && \
 	  export SECRET_KEY=test-secret-key-0123456789abcdef0123456789 OUTBOX_ALLOW_PRIVATE_TARGETS=1 && \
 	  $(BIN)/ruff check . && \
+	  $(BIN)/mypy $(MYPY_PATHS) && \
 	  $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install ## Benchmarks (figures printed, also recorded in the README)

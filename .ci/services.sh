@@ -187,29 +187,33 @@ tail_log() { # file: show the end of a service log on stderr (start failures)
 
 # ----------------------------------------------------------------- redis ---
 
+apt_install() { # apt_install PACKAGE: install one OS package (root only), update and retry once
+    local package=$1 t0 apt_log="$DIR/apt-get.log"
+    is_root || die "$package is not installed (install the $package package)"
+    command -v apt-get >/dev/null 2>&1 || die "$package is not installed and apt-get is unavailable"
+    t0=$(now)
+    log "$package not found, installing it with apt-get (log: $apt_log)"
+    local apt=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends --no-upgrade \
+            "$package" >>"$apt_log" 2>&1; then
+        log "apt-get install failed, running apt-get update and retrying"
+        if ! { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update \
+               && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends --no-upgrade \
+                    "$package"; } >>"$apt_log" 2>&1; then
+            tail_log "$apt_log"
+            die "could not install $package with apt-get (see $apt_log)"
+        fi
+    fi
+    hash -r
+    log "$package installed in $(elapsed "$t0")"
+}
+
 ensure_redis() {
     if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
         return 0
     fi
-    is_root || die "redis-server/redis-cli not found (install the redis-server package)"
-    command -v apt-get >/dev/null 2>&1 || die "redis-server not found and apt-get is unavailable"
-    local t0 apt_log="$DIR/apt-get.log"
-    t0=$(now)
-    log "redis-server not found, installing it with apt-get (log: $apt_log)"
-    local apt=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
-    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends --no-upgrade \
-            redis-server >"$apt_log" 2>&1; then
-        log "apt-get install failed, running apt-get update and retrying"
-        if ! { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update \
-               && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends --no-upgrade \
-                    redis-server; } >>"$apt_log" 2>&1; then
-            tail_log "$apt_log"
-            die "could not install redis-server with apt-get (see $apt_log)"
-        fi
-    fi
-    hash -r
+    apt_install redis-server
     command -v redis-server >/dev/null 2>&1 || die "redis-server still not found after apt-get install"
-    log "redis-server installed in $(elapsed "$t0")"
 }
 
 redis_pid() { # pid of our redis-server, if it is running
@@ -395,6 +399,9 @@ cmd_start() {
     chmod 755 "$DIR"
     : > "$DIR/$MARKER"
 
+    # PostgreSQL from the OS packages when its binaries are missing (the package also creates
+    # the unprivileged 'postgres' user the cluster runs as).
+    find_pg_bin >/dev/null || apt_install postgresql
     if is_root; then
         id -u "$PG_USER_OS" >/dev/null 2>&1 \
             || die "running as root but there is no '$PG_USER_OS' user to run PostgreSQL"
