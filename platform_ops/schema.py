@@ -15,7 +15,7 @@ import threading
 import time
 
 from django.apps import apps
-from django.db import connections
+from django.db import OperationalError, connections
 from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
@@ -56,9 +56,25 @@ def model_changes_unmigrated() -> list[str]:
     ]
 
 
+#: While the database cannot be reached at start-up, try again this often (and say so).
+DATABASE_WAIT_SECONDS = 2.0
+
+
 def schema_gate_or_exit(process: str) -> None:
-    """Refuse to start a process against a schema behind the code, with one clear line."""
-    missing = migrations_missing()
+    """Refuse to start a process against a schema behind the code, with one clear line.
+
+    An unreachable database is not a reason to exit: the process waits for it (one log line per
+    try), as it would ride out an outage once running.
+    """
+    while True:
+        try:
+            missing = migrations_missing()
+            break
+        except OperationalError as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
+            sys.stderr.write(f"{process}: waiting for the database ({first_line})\n")
+            connections["default"].close()
+            time.sleep(DATABASE_WAIT_SECONDS)
     if missing:
         sys.stderr.write(
             f"{process}: refusing to start: database schema is behind the code "

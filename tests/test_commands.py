@@ -124,3 +124,34 @@ def test_every_command_has_help(command):
         timeout=60,
     )
     assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_relay_waits_for_an_unreachable_database_with_one_line_per_try(tmp_path):
+    import os
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    env = {**os.environ, "DATABASE_URL": f"postgres://x:y@127.0.0.1:{port}/nowhere"}
+    log = tmp_path / "relay.err"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "outbox_relay"],
+            cwd=ROOT,
+            env=env,
+            stderr=err,
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while "waiting for the database" not in log.read_text():
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert all(line.startswith("outbox_relay: waiting for the database") for line in lines), lines
