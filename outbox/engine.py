@@ -43,6 +43,11 @@ DISABLE_AFTER = timedelta(days=5)
 SEND_CONCURRENCY = 16
 
 _pool = ThreadPoolExecutor(max_workers=SEND_CONCURRENCY, thread_name_prefix="outbox-send")
+#: Telegram sends per worker process; the shared limiter keeps them within the Bot API's limits.
+TELEGRAM_CONCURRENCY = 8
+_telegram_pool = ThreadPoolExecutor(
+    max_workers=TELEGRAM_CONCURRENCY, thread_name_prefix="outbox-telegram"
+)
 
 
 @dataclass
@@ -154,7 +159,12 @@ def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str
         for d in to_send
         if d.endpoint is not None
     }
-    results = list(_pool.map(lambda d: _send_one(d, secrets), to_send))
+    # Telegram sends may sleep in the rate limiter; their own pool keeps webhooks flowing.
+    futures = [
+        (_pool if d.channel == Channel.WEBHOOK else _telegram_pool).submit(_send_one, d, secrets)
+        for d in to_send
+    ]
+    results = [future.result() for future in futures]
     _record(results, token=token, counts=counts)
     return dict(counts)
 
