@@ -121,7 +121,7 @@ class _OwnCluster:
         self.initdb = _pg_binary("initdb")
         self.pg_ctl = _pg_binary("pg_ctl")
         if not (self.initdb and self.pg_ctl and shutil.which("psql")):
-            pytest.skip("PostgreSQL server binaries (initdb, pg_ctl, psql) are not installed")
+            pytest.fail("PostgreSQL server binaries (initdb, pg_ctl, psql) are not installed")
         self.base = Path(tempfile.mkdtemp(prefix="scripts-pg-"))
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:

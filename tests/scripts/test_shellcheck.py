@@ -30,7 +30,9 @@ def shellcheck() -> str | None:
 def test_shellcheck_passes_on_every_script():
     binary = shellcheck()
     if binary is None:
-        pytest.skip("shellcheck is not installed (apt-get install -y shellcheck)")
+        pytest.fail(
+            "shellcheck is not installed (make test installs it: apt-get install -y shellcheck)"
+        )
     scripts = sorted(str(p.relative_to(REPO_ROOT)) for p in SCRIPTS.glob("*.sh"))
     assert len(scripts) >= len(ENTRY_POINTS)
     result = subprocess.run(
