@@ -73,6 +73,8 @@ class Command(BaseCommand):
                 "outlet_id": info["outlet_id"],
             }
         )
+        # A fresh order id on every run of the printed line: the shell fills it in.
+        shell_body = body.replace("demo-<unique>", "demo-'$(date +%s%N)'")
         self.stdout.write("Demo merchant ready:\n" + json.dumps(info, indent=2))
         self.stdout.write(
             "\nTry it:\n"
@@ -81,7 +83,7 @@ class Command(BaseCommand):
             f"{base}/api/integrations/v1/customers/{customer.id}\n"
             f"  curl -s -X POST -H 'Authorization: Bearer {issued.plaintext}' "
             f"-H 'Content-Type: application/json' -H \"Idempotency-Key: $(date +%s%N)\" "
-            f"-d '{body.replace('demo-<unique>', 'demo-' + timezone.now().strftime('%H%M%S%f'))}' "
+            f"-d '{shell_body}' "
             f"{base}/api/integrations/v1/purchases\n"
             f"  curl -s {base}/demo/webhooks   # webhooks the demo receiver verified\n"
             f"Admin: {base}/admin/ (create a user: .venv/bin/python manage.py createsuperuser)\n"
