@@ -28,7 +28,13 @@ run: install ## Migrate, create the demo merchant and serve on 127.0.0.1:8080 (S
 	  PORT=$(PORT); set +a; \
 	  $(BIN)/python manage.py migrate --noinput -v 0 && \
 	  $(BIN)/python manage.py demo_setup --port $(PORT) && \
-	  BIND=127.0.0.1:$(PORT) exec $(BIN)/gunicorn config.wsgi:application -c config/gunicorn.py
+	  if [ -n "$${REDIS_URL:-}" ]; then \
+	    echo "REDIS_URL is set: starting the relay and a Dramatiq worker beside the api"; \
+	    WORKERS_ENABLED=1 $(BIN)/python manage.py rundramatiq --processes 1 --threads 4 & \
+	    $(BIN)/python manage.py outbox_relay & \
+	    trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
+	  fi; \
+	  BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn config.wsgi:application -c config/gunicorn.py
 
 MYPY_PATHS := loyalty outbox integrations notifications platform_ops portal config
 

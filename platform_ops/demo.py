@@ -1,15 +1,15 @@
 """The demo's own webhook receiver (DEBUG only): proves delivery works in ``make run``.
 
 It verifies each message with the ``standardwebhooks`` library exactly as a merchant would, and
-keeps the last messages in memory for ``GET /demo/webhooks``.
+keeps the last messages in the cache (shared by all web processes) for ``GET /demo/webhooks``.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 
+from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -18,13 +18,14 @@ from outbox.crypto import secret_decrypt
 from outbox.models import WebhookEndpoint
 
 logger = logging.getLogger(__name__)
-_received: collections.deque[dict[str, object]] = collections.deque(maxlen=50)
+_CACHE_KEY = "demo:webhooks"
+_KEEP = 50
 
 
 @csrf_exempt
 def demo_webhooks(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
-        return JsonResponse({"received": list(_received)})
+        return JsonResponse({"received": cache.get(_CACHE_KEY, [])})
     url = request.build_absolute_uri(request.path)
     endpoint = WebhookEndpoint.objects.filter(url=url).first()
     if endpoint is None:
@@ -36,6 +37,8 @@ def demo_webhooks(request: HttpRequest) -> JsonResponse:
     except WebhookVerificationError:
         return JsonResponse({"error": "bad signature"}, status=400)
     message = json.loads(request.body)
-    _received.append({"webhook_id": request.headers.get("webhook-id"), **message})
+    kept = cache.get(_CACHE_KEY, [])
+    kept = [*kept, {"webhook_id": request.headers.get("webhook-id"), **message}][-_KEEP:]
+    cache.set(_CACHE_KEY, kept, timeout=3600)
     logger.info("demo receiver verified %s", message.get("type"))
     return JsonResponse({"ok": True})
