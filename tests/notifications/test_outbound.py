@@ -179,7 +179,7 @@ def test_slow_mode_spaces_messages_by_one_and_a_half_seconds(stack, fake_api) ->
     got = fake_api.wait_for_messages(4, timeout=30)
     gaps = [b.monotonic - a.monotonic for a, b in pairwise(got)]
     assert all(gap >= 1.5 for gap in gaps), gaps
-    assert all(gap < 4.0 for gap in gaps), gaps  # paced, not stalled
+    assert all(gap < 8.0 for gap in gaps), gaps  # paced, not stalled (loose: busy CI machines)
 
 
 @pytest.mark.django_db(transaction=True)
