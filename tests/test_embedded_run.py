@@ -8,11 +8,12 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.fixtures.processes import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -24,6 +25,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def printed_json(stdout: str) -> dict:
+    return json.loads(re.search(r"\{.*?\n\}", stdout, re.S).group(0))
+
+
+def answers(url: str, predicate) -> bool:
+    try:
+        return predicate(httpx.get(url, timeout=2))
+    except httpx.HTTPError:
+        return False
 
 
 def test_embedded_run_serves_and_delivers(tmp_path):
@@ -41,70 +53,46 @@ def test_embedded_run_serves_and_delivers(tmp_path):
             "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         }
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
-    first = subprocess.run(
-        [sys.executable, "manage.py", "demo_setup", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    again = subprocess.run(
-        [sys.executable, "manage.py", "demo_setup", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    info = json.loads(re.search(r"\{.*?\n\}", again.stdout, re.S).group(0))
-    assert (
-        json.loads(re.search(r"\{.*?\n\}", first.stdout, re.S).group(0))["merchant_id"]
-        == info["merchant_id"]
-    )
+
+    def manage(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=120,
+        )
+        return result.stdout
+
+    manage("migrate", "--noinput", "-v", "0")
+    first = manage("demo_setup", "--port", str(port))
+    again = manage("demo_setup", "--port", str(port))
+    info = printed_json(again)
+    assert printed_json(first)["merchant_id"] == info["merchant_id"]  # idempotent
+    log = tmp_path / "gunicorn.log"
     server = subprocess.Popen(
         [str(BIN / "gunicorn"), "config.wsgi:application", "-c", "config/gunicorn.py"],
         cwd=ROOT,
         env={**env, "BIND": f"127.0.0.1:{port}"},
         stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "gunicorn.log", "w"),
+        stderr=log.open("w"),
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
-            time.sleep(0.2)
+        wait_until(lambda: answers(f"{base}/health", lambda r: r.status_code == 200), timeout=30)
         assert httpx.get(f"{base}/health").json()["status"] == "ok"
         # the printed curl line for a purchase works as printed
-        curl = next(line for line in again.stdout.splitlines() if "/purchases" in line)
+        curl = next(line for line in again.splitlines() if "/purchases" in line)
         result = subprocess.run(
             ["bash", "-c", curl.strip()], capture_output=True, text=True, timeout=30
         )
         purchase = json.loads(result.stdout)
         assert purchase["customer_id"] == info["customer_id"], result.stdout
         # the demo receiver verified the purchase.committed webhook (delivered in-process)
-        deadline = time.monotonic() + 20
-        while True:
-            received = httpx.get(f"{base}/demo/webhooks").json()["received"]
-            if any(m["type"] == "purchase.committed" for m in received):
-                break
-            assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
-            time.sleep(0.2)
+        wait_until(
+            lambda: answers(
+                f"{base}/demo/webhooks",
+                lambda r: any(m["type"] == "purchase.committed" for m in r.json()["received"]),
+            ),
+            timeout=20,
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
