@@ -36,7 +36,7 @@ run: install ## Migrate, create the demo merchant and serve on 127.0.0.1:8080 (S
 	  fi; \
 	  BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn config.wsgi:application -c config/gunicorn.py
 
-MYPY_PATHS := loyalty outbox integrations notifications platform_ops portal config
+MYPY_PATHS := core loyalty outbox integrations notifications platform_ops portal config
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .

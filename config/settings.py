@@ -188,7 +188,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "platform_ops.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -202,7 +202,7 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "platform_ops.logging.JsonFormatter"}},
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -264,7 +264,7 @@ ALERT_COOLDOWN_SECONDS = env.int("ALERT_COOLDOWN_SECONDS", 900, minimum=0)
 # alert counters, which therefore never count planned refusals as incidents.
 _ops_at = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
 MIDDLEWARE[_ops_at:_ops_at] = [
-    "platform_ops.request_context.RequestContextMiddleware",
+    "core.request_context.RequestContextMiddleware",
     "platform_ops.modes.SiteModeMiddleware",
     "platform_ops.alert_counters.AlertCountersMiddleware",
 ]
@@ -272,5 +272,6 @@ MIDDLEWARE[_ops_at:_ops_at] = [
 #: platform_ops/metrics.py for how worker metrics are exported.
 if REDIS_URL and env.bool("DRAMATIQ_PROMETHEUS", False):
     DRAMATIQ_BROKER["MIDDLEWARE"] = [
-        *DRAMATIQ_BROKER["MIDDLEWARE"], "dramatiq.middleware.prometheus.Prometheus"
+        *DRAMATIQ_BROKER["MIDDLEWARE"],
+        "dramatiq.middleware.prometheus.Prometheus",
     ]

@@ -30,5 +30,5 @@ if settings.DEBUG:
 
     urlpatterns.append(path("demo/webhooks", demo_webhooks, name="demo-webhooks"))
 
-handler404 = "platform_ops.problems.handler404"
-handler500 = "platform_ops.problems.handler500"
+handler404 = "core.problems.handler404"
+handler500 = "core.problems.handler500"

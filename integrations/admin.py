@@ -10,9 +10,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
+from core.admin_blocks import action_confirm, secret_page
 from integrations.models import ApiKey
 from integrations.services import SCOPES, api_key_issue, api_key_revoke, api_key_rotate
-from platform_ops.admin_pages import action_confirm, secret_page
 
 
 class ApiKeyIssueForm(forms.ModelForm):

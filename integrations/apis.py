@@ -2,7 +2,7 @@
 
 Each view checks its input with its own serializer, calls one service or selector with the
 key's merchant (so every read and write is scoped to it), and answers through its own output
-serializer. Errors are problem+json via ``platform_ops.problems``; the shared request fields and
+serializer. Errors are problem+json via ``core.problems``; the shared request fields and
 the base view live in :mod:`integrations.fields`.
 """
 

@@ -13,11 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ValidationFailed
 from integrations.authentication import ApiKeyAuthentication, HasKeyScope
 from integrations.throttling import ApiKeyThrottle
 from loyalty.phones import phone_normalize
 from loyalty.pricing import MAX_AMOUNT_MINOR, MAX_POINTS
-from platform_ops.errors import ValidationFailed
 
 
 class IntegrationApi(APIView):

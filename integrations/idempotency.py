@@ -17,13 +17,13 @@ from django.db import transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import ValidationFailed
 from integrations.services import (
     IdempotentReplay,
     idempotency_claim,
     idempotency_complete,
     idempotency_release,
 )
-from platform_ops.errors import ValidationFailed
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from platform_ops.problems import CONTENT_TYPE, PROBLEM_BASE
+from core.problems import CONTENT_TYPE, PROBLEM_BASE
 
 DESCRIPTION = """
 The API a merchant's registers and back office use to run the loyalty program.

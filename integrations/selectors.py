@@ -8,10 +8,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import ValidationFailed
 from loyalty.models import Customer, LedgerEntry, Merchant, Refund
 from loyalty.selectors import customer_get, ledger_list
 from loyalty.services import refund_payload
-from platform_ops.errors import ValidationFailed
 
 #: Page size when the client does not say, and the most it may ask for.
 LEDGER_PAGE_DEFAULT = 50

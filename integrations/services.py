@@ -32,12 +32,12 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from integrations.errors import IdempotencyInProgress, IdempotencyKeyReused
 from integrations.models import ApiKey, IdempotencyRecord
 from loyalty import pricing
 from loyalty.models import Customer, Merchant, Purchase
 from loyalty.selectors import customer_get
 from loyalty.services import customer_code_redeem, purchase_commit, purchase_quote
-from platform_ops.errors import ApplicationError
 
 KEY_PREFIX = "lk_"
 SCOPES = ("read", "write")
@@ -107,24 +107,6 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 #: How long a claim stays locked by a request still running. Longer than gunicorn's worker
 #: timeout (30 s), so a live request is never overtaken; a dead one frees its key after this.
 IDEMPOTENCY_LEASE = timedelta(seconds=60)
-
-
-class IdempotencyKeyReused(ApplicationError):
-    """The Idempotency-Key was already used for another request body or another operation."""
-
-    status = 422
-    slug = "idempotency-key-reused"
-    title = "Idempotency-Key already used for another request"
-
-
-class IdempotencyInProgress(ApplicationError):
-    """A request with the same Idempotency-Key is still being processed."""
-
-    status = 409
-    slug = "idempotency-in-progress"
-    title = "A request with this Idempotency-Key is in progress"
-    #: Seconds the client should wait before retrying (sent as ``Retry-After``).
-    retry_after = 1
 
 
 @dataclass(frozen=True)

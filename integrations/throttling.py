@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from functools import lru_cache
 from typing import Any
@@ -28,6 +27,7 @@ from prometheus_client import Counter
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from core.breaker import Breaker
 from integrations.models import ApiKey
 
 logger = logging.getLogger(__name__)
@@ -50,35 +50,12 @@ def rate_parse(rate: str) -> tuple[int, int]:
     return int(count), _WINDOWS[unit]
 
 
-class _StoreBreaker:
-    """Remembers, per process, that the store failed recently."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open_until = 0.0
-
-    def is_open(self, now: float) -> bool:
-        return now < self._open_until
-
-    def trip(self, now: float, exc: Exception) -> None:
-        with self._lock:
-            first = self._open_until == 0.0
-            self._open_until = now + STORE_RETRY_SECONDS
-        if first:
-            logger.warning(
-                "rate-limit store unreachable, integration API requests pass unthrottled: %s", exc
-            )
-
-    def reset(self) -> None:
-        if not self._open_until:  # the common case, without taking the lock
-            return
-        with self._lock:
-            if self._open_until:
-                logger.info("rate-limit store reachable again")
-            self._open_until = 0.0
-
-
-store_breaker = _StoreBreaker()
+store_breaker = Breaker(
+    "rate-limit store",
+    backoff_seconds=STORE_RETRY_SECONDS,
+    log=logger,
+    consequence="integration API requests pass unthrottled",
+)
 
 
 def _window_counts(current: str, previous: str, *, ttl: int) -> tuple[int, int]:
@@ -130,7 +107,7 @@ class ApiKeyThrottle(BaseThrottle):
         if not isinstance(key, ApiKey):
             return True
         now = time.time()
-        if store_breaker.is_open(now):
+        if not store_breaker.available():
             api_throttle_degraded_total.inc()
             return True
         limit, window = rate_parse(settings.API_THROTTLE_RATE)
@@ -139,10 +116,10 @@ class ApiKeyThrottle(BaseThrottle):
                 f"throttle:key:{key.id}", limit=limit, window=window, now=now
             )
         except Exception as exc:  # any store failure: degrade open rather than refuse registers
-            store_breaker.trip(now, exc)
+            store_breaker.failed(exc)
             api_throttle_degraded_total.inc()
             return True
-        store_breaker.reset()
+        store_breaker.succeeded()
         return self._wait is None
 
     def wait(self) -> float | None:

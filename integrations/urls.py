@@ -8,9 +8,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from core.problems import problem_response
 from integrations import apis
 from integrations.fields import IntegrationApi
-from platform_ops.problems import problem_response
 
 
 def by_method(name: str, **views: type[IntegrationApi]) -> Callable[..., HttpResponse]:

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin_blocks import ChangedFieldsAdmin, ReadOnlyAdmin
 from loyalty.models import (
     Customer,
     Device,
@@ -20,7 +21,6 @@ from loyalty.models import (
     Refund,
 )
 from loyalty.services import merchant_create
-from platform_ops.admin_pages import ChangedFieldsAdmin, ReadOnlyAdmin
 
 
 class MerchantCreateForm(forms.ModelForm):

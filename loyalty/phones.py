@@ -5,7 +5,7 @@ from __future__ import annotations
 import phonenumbers
 from django.conf import settings
 
-from platform_ops.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 def phone_normalize(raw: str, *, field: str = "phone") -> str:

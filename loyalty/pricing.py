@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from platform_ops.errors import InsufficientPoints, RedeemCapExceeded, ValidationFailed
+from core.errors import ValidationFailed
+from loyalty.errors import InsufficientPoints, RedeemCapExceeded
 
 #: Largest purchase amount accepted, in minor units (10 billion = 100 million in major units).
 MAX_AMOUNT_MINOR = 10_000_000_000

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from core.errors import NotFound
 from loyalty.models import Customer, LedgerEntry, LoyaltyProgram, Merchant, Purchase, Tier
-from platform_ops.errors import NotFound
 
 
 def _uuid_or_none(value: Any) -> uuid.UUID | None:

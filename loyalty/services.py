@@ -20,7 +20,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.errors import Conflict, NotFound, ValidationFailed
 from loyalty import pricing
+from loyalty.errors import CodeInvalid, InsufficientPoints, RefundNotAllowed
 from loyalty.models import (
     Customer,
     CustomerCode,
@@ -45,14 +47,6 @@ from loyalty.selectors import (
 )
 from outbox.models import EventType
 from outbox.services import outbox_event_record
-from platform_ops.errors import (
-    CodeInvalid,
-    Conflict,
-    InsufficientPoints,
-    NotFound,
-    RefundNotAllowed,
-    ValidationFailed,
-)
 
 #: How long a one-time customer code stays valid.
 CUSTOMER_CODE_TTL = timedelta(seconds=300)

@@ -43,6 +43,7 @@ from telegram import (
     User,
 )
 
+from core.errors import ValidationFailed
 from loyalty.models import Customer
 from loyalty.selectors import program_for, tier_for
 from loyalty.services import (
@@ -59,7 +60,6 @@ from notifications.selectors import (
 )
 from notifications.services import telegram_link_request_close, telegram_link_request_open
 from notifications.texts import code_display, language_of, points, reply_text
-from platform_ops.errors import ValidationFailed
 
 #: "/balance" shows the points whose lots expire within this many days.
 EXPIRING_SOON_DAYS = 14

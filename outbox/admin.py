@@ -16,6 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin_blocks import ReadOnlyAdmin, action_confirm, ids_of, secret_page
+from core.errors import ApplicationError
 from outbox.models import (
     Attempt,
     Channel,
@@ -39,8 +41,6 @@ from outbox.services import (
     webhook_endpoint_rotate_secret,
 )
 from outbox.ssrf import target_check
-from platform_ops.admin_pages import ReadOnlyAdmin, action_confirm, ids_of, secret_page
-from platform_ops.errors import ApplicationError
 from platform_ops.selectors import deliveries_status_counts, outbox_counts, pauses_active_rows
 
 

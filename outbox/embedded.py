@@ -27,6 +27,7 @@ def embedded_delivery_start(*, worker_threads: int = 4) -> None:
     from outbox.actors import enqueue
     from outbox.jobs import default_jobs
     from outbox.relay import Relay
+
     broker = dramatiq.get_broker()
     worker = Worker(broker, worker_threads=worker_threads, worker_timeout=100)
     worker.start()

@@ -22,12 +22,12 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from core.request_context import reset_request_id, set_request_id
 from outbox import metrics, policy
 from outbox.crypto import secret_decrypt
 from outbox.models import Attempt, Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.selectors import pauses_active
 from outbox.transports import DeliveryFailed, SendOutcome, webhook_send
-from platform_ops.request_context import reset_request_id, set_request_id
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,8 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.errors import NotFound, ValidationFailed
+from core.request_context import current_request_id
 from loyalty.models import Customer, Merchant, TelegramStatus
 from outbox import wakeup
 from outbox.crypto import secret_encrypt, webhook_secret_generate
@@ -29,8 +31,6 @@ from outbox.models import (
     WebhookEndpoint,
 )
 from outbox.ssrf import target_check
-from platform_ops.errors import NotFound, ValidationFailed
-from platform_ops.request_context import current_request_id
 
 #: Event types merchants' webhook endpoints receive (CONTRACT).
 WEBHOOK_EVENT_TYPES = frozenset(

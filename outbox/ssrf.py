@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from platform_ops.errors import UnsafeTarget
+from outbox.errors import UnsafeTarget
 
 #: Cloud metadata services answer on these even where link-local is routed.
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}

@@ -14,8 +14,8 @@ import httpx
 from django.conf import settings
 from standardwebhooks import Webhook
 
+from outbox.errors import UnsafeTarget
 from outbox.ssrf import target_check
-from platform_ops.errors import UnsafeTarget
 
 #: Bytes of a receiver's response we read and keep; the rest is never downloaded.
 RESPONSE_READ_CAP = 4096

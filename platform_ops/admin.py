@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from platform_ops.admin_pages import ReadOnlyAdmin
+from core.admin_blocks import ReadOnlyAdmin
 from platform_ops.models import Alert, SiteModeChange
 from platform_ops.selectors import site_modes_current
 from platform_ops.services import site_mode_set

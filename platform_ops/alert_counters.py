@@ -25,8 +25,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
-from platform_ops.request_context import OPERATIONS_PATHS, current_request_id, route_of
-from platform_ops.selectors import cache_breaker, cache_get, cache_set
+from core.cache import cache_breaker, cache_get, cache_set
+from core.request_context import OPERATIONS_PATHS, current_request_id, route_of
 
 logger = logging.getLogger(__name__)
 

@@ -26,14 +26,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.cache import cache_add, cache_get, cache_set
 from outbox.metrics import external_result
 from platform_ops.alert_counters import HTTP_5XX, HTTP_SLOW, counter_read, last_sample, minute_of
 from platform_ops.models import Alert
-from platform_ops.selectors import cache_breaker, cache_get, cache_set, outbox_dead_count
+from platform_ops.selectors import outbox_dead_count
 
 logger = logging.getLogger(__name__)
 
@@ -135,13 +135,7 @@ def alert_raise(
 
 def _claim(key: str, timeout: int) -> bool:
     """Atomic claim in the shared cache; with the cache away, every relay may go ahead."""
-    if not cache_breaker.available():
-        return True
-    try:
-        return bool(cache.add(key, 1, timeout=timeout))
-    except Exception as exc:
-        cache_breaker.failed(exc)
-        return True
+    return cache_add(key, 1, timeout) is not False
 
 
 def _minute_label(minute: int) -> str:

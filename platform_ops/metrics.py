@@ -56,8 +56,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from core.problems import problem_response
 from outbox.models import Channel
-from platform_ops.problems import problem_response
 from platform_ops.selectors import outbox_gauges_cached
 
 logger = logging.getLogger(__name__)

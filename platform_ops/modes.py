@@ -18,8 +18,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from platform_ops.problems import problem_response
-from platform_ops.request_context import OPERATIONS_PATHS
+from core.problems import problem_response
+from core.request_context import OPERATIONS_PATHS
 from platform_ops.schema import schema_behind_cached
 from platform_ops.selectors import site_modes_current
 

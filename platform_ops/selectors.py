@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, QuerySet
 
+from core.cache import cache_delete, cache_get, cache_set
 from outbox.jobs import GAUGES_CACHE_KEY
 from outbox.models import Delivery, DeliveryStatus, OutboxPause
 from platform_ops.models import SiteMode, SiteModeChange
@@ -28,9 +28,6 @@ MODES_LOCAL_SECONDS = 2.0
 #: How long the modes read from the database stay in the shared cache.
 MODES_CACHE_SECONDS = 10
 MODES_CACHE_KEY = "platform_ops:site_modes"
-#: After a cache error, go straight to the database for this long (a hung Redis would otherwise
-#: cost every request its socket timeout).
-CACHE_BACKOFF_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -42,48 +39,6 @@ class SiteModes:
     #: Where each active mode comes from ("env", "admin", "env+admin"), for the admin banner.
     maintenance_source: str = ""
     read_only_source: str = ""
-
-
-class _CacheBreaker:
-    """Skips the shared cache for a while after it failed once."""
-
-    def __init__(self) -> None:
-        self._down_until = 0.0
-
-    def available(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def failed(self, exc: Exception) -> None:
-        if self.available():
-            logger.warning(
-                "cache unavailable, skipping it for %ss",
-                CACHE_BACKOFF_SECONDS,
-                extra={"error": exc.__class__.__name__},
-            )
-        self._down_until = time.monotonic() + CACHE_BACKOFF_SECONDS
-
-
-cache_breaker = _CacheBreaker()
-
-
-def cache_get(key: str) -> Any:
-    """``cache.get`` that returns None instead of raising, and skips a cache that just failed."""
-    if not cache_breaker.available():
-        return None
-    try:
-        return cache.get(key)
-    except Exception as exc:  # Redis away or hung: callers fall back
-        cache_breaker.failed(exc)
-        return None
-
-
-def cache_set(key: str, value: Any, timeout: float) -> None:
-    if not cache_breaker.available():
-        return
-    try:
-        cache.set(key, value, timeout=timeout)
-    except Exception as exc:
-        cache_breaker.failed(exc)
 
 
 _local_lock = threading.Lock()
@@ -136,12 +91,7 @@ def site_modes_forget() -> None:
     """Drop the cached modes (this process's and the shared ones) after a switch changed."""
     with _local_lock:
         _local.update(switches=None, until=0.0)
-    if not cache_breaker.available():
-        return
-    try:
-        cache.delete(MODES_CACHE_KEY)
-    except Exception as exc:
-        cache_breaker.failed(exc)
+    cache_delete(MODES_CACHE_KEY)
 
 
 def site_mode_history(*, limit: int = 20) -> list[SiteModeChange]:

@@ -6,7 +6,7 @@ import logging
 
 from django.db import transaction
 
-from platform_ops.errors import ValidationFailed
+from core.errors import ValidationFailed
 from platform_ops.models import SiteMode, SiteModeChange
 from platform_ops.selectors import site_modes_forget
 

@@ -17,8 +17,8 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import ApplicationError, Conflict, ValidationFailed
 from loyalty.models import Merchant
-from platform_ops.errors import ApplicationError, Conflict, ValidationFailed
 from platform_ops.metrics import PORTAL_AUTH_LOGIN as LOGINS
 from platform_ops.metrics import PORTAL_AUTH_REFRESH as REFRESHES
 from portal.models import RefreshToken, StaffUser

@@ -57,7 +57,12 @@ def test_embedded_run_serves_and_delivers(tmp_path):
     def manage(*args: str) -> str:
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=120,
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         return result.stdout
 

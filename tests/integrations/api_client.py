@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
+from core.problems import CONTENT_TYPE
 from loyalty.services import MerchantSetup
-from platform_ops.problems import CONTENT_TYPE
 
 BASE = "/api/integrations/v1/"
 

@@ -10,11 +10,11 @@ import pytest
 from django.db import DatabaseError, connection, connections
 from django.db.models import Sum
 
+from loyalty.errors import InsufficientPoints
 from loyalty.models import Customer, LedgerEntry, LoyaltyProgram, Purchase
 from loyalty.services import purchase_commit
 from outbox.models import Delivery, OutboxEvent
 from outbox.services import webhook_endpoint_create
-from platform_ops.errors import InsufficientPoints
 from tests.factories import make_customer, make_merchant
 
 

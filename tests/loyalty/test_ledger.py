@@ -8,6 +8,8 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.errors import NotFound, ValidationFailed
+from loyalty.errors import InsufficientPoints, RedeemCapExceeded, RefundNotAllowed
 from loyalty.models import Customer, LedgerEntry, LoyaltyProgram, PointsLot, Purchase, Refund, Tier
 from loyalty.services import (
     points_adjust,
@@ -17,13 +19,6 @@ from loyalty.services import (
     refund_create,
 )
 from outbox.models import OutboxEvent
-from platform_ops.errors import (
-    InsufficientPoints,
-    NotFound,
-    RedeemCapExceeded,
-    RefundNotAllowed,
-    ValidationFailed,
-)
 from tests.factories import make_customer, make_merchant
 
 pytestmark = pytest.mark.django_db
@@ -124,7 +119,7 @@ def test_purchase_requires_own_place_and_unique_order(setup, customer):
             outlet_id=other.outlet.id,
         )
     commit(setup, customer, 100, order="same")
-    from platform_ops.errors import Conflict
+    from core.errors import Conflict
 
     with pytest.raises(Conflict):
         commit(setup, customer, 100, order="same")

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from loyalty.errors import CodeInvalid
 from loyalty.models import Customer, LoyaltyProgram, TelegramStatus, Tier
 from loyalty.services import customer_code_redeem
 from notifications.models import TelegramUpdate
 from outbox.models import OutboxEvent
-from platform_ops.errors import CodeInvalid
 from tests.factories import make_customer, make_merchant
 from tests.fixtures.processes import wait_until
 from tests.notifications.updates import bot_env, contact_update, message_update, post_update

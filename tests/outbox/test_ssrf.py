@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from outbox.errors import UnsafeTarget
 from outbox.ssrf import target_check
 from outbox.transports import DeliveryFailed, webhook_send
-from platform_ops.errors import UnsafeTarget
 
 
 @pytest.mark.parametrize(

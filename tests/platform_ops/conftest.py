@@ -30,8 +30,9 @@ import psycopg
 import pytest
 from django.core.cache import cache
 
+from core.cache import cache_breaker
 from platform_ops.schema import schema_state
-from platform_ops.selectors import cache_breaker, site_modes_forget
+from platform_ops.selectors import site_modes_forget
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / ".ci" / "services.sh"
@@ -126,10 +127,10 @@ def own_cache(request: pytest.FixtureRequest, settings: Any) -> Iterator[None]:
     }
     cache.clear()
     site_modes_forget()
-    cache_breaker._down_until = 0.0
+    cache_breaker.succeeded()
     yield
     site_modes_forget()
-    cache_breaker._down_until = 0.0
+    cache_breaker.succeeded()
     schema_state.forget()
 
 

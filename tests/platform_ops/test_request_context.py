@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from prometheus_client import REGISTRY
 
+from core.logging import JsonFormatter
 from outbox.models import OutboxEvent
-from platform_ops.logging import JsonFormatter
 from tests.factories import make_merchant
 
 

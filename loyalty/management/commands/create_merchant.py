@@ -8,10 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from core.errors import ApplicationError
 from integrations.services import api_key_issue
 from loyalty.services import merchant_create
 from outbox.services import webhook_endpoint_create
-from platform_ops.errors import ApplicationError
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import ApplicationError
 from outbox.services import outbox_pause
-from platform_ops.errors import ApplicationError
 
 
 def add_scope_arguments(parser: CommandParser) -> None:

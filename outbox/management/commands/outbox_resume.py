@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import ApplicationError
 from outbox.management.commands.outbox_pause import actor, add_scope_arguments
 from outbox.services import outbox_resume
-from platform_ops.errors import ApplicationError
 
 
 class Command(BaseCommand):

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import ApplicationError
 from loyalty.models import Merchant
-from platform_ops.errors import ApplicationError
 from portal.services import staff_user_create
 
 

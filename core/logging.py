@@ -6,7 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from platform_ops.request_context import current_request_id
+from core.request_context import current_request_id
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
