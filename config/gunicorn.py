@@ -43,6 +43,6 @@ def child_exit(server: object, worker: object) -> None:
 
 def post_worker_init(worker: object) -> None:
     if _embedded:
-        from outbox.embedded import embedded_delivery_start
+        from config.embedded import embedded_delivery_start
 
         embedded_delivery_start()

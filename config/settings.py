@@ -163,6 +163,15 @@ else:
     }
 EMBEDDED_BROKER = REDIS_URL is None
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+#: Every app's periodic jobs (``core.jobs``): the relay, or the embedded run's relay thread, runs
+#: what these functions return. An app with jobs of its own adds its ``jobs`` function here.
+PERIODIC_JOBS = [
+    "outbox.jobs.jobs",
+    "platform_ops.jobs.jobs",
+    "loyalty.jobs.jobs",
+    "integrations.jobs.jobs",
+    "notifications.jobs.jobs",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

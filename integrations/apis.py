@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.openapi import problems
 from integrations.fields import (
     CodeField,
     CustomerOutput,
@@ -30,7 +31,7 @@ from integrations.fields import (
     validated,
 )
 from integrations.idempotency import idempotency_key_from, idempotent
-from integrations.openapi import idempotency_key, problems
+from integrations.openapi import idempotency_key
 from integrations.selectors import (
     LEDGER_PAGE_DEFAULT,
     LEDGER_PAGE_MAX,

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import metrics
-from notifications.services import telegram_update_receive
+from notifications.intake import telegram_update_receive
 
 #: The header in which Telegram echoes the ``secret_token`` given to setWebhook.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

@@ -1,14 +1,15 @@
-"""Periodic jobs of the customer bot, hosted by the relay (``outbox.jobs.default_jobs``)."""
+"""Periodic jobs of the customer bot (listed in ``PERIODIC_JOBS``, hosted by the relay)."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
+from core.jobs import PeriodicJob
+from notifications.intake import telegram_update_wake
 from notifications.metrics import inbound_gauges_store
 from notifications.selectors import telegram_inbound_depth, telegram_updates_due
-from notifications.services import telegram_update_wake, telegram_updates_purge
-from outbox.relay import PeriodicJob
+from notifications.services import telegram_updates_purge
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,8 @@ def inbound_purge() -> int:
     return telegram_updates_purge(older_than=UPDATE_RETENTION)
 
 
-def inbound_jobs() -> list[PeriodicJob]:
-    """The jobs to add to the relay's ``default_jobs``."""
+def jobs() -> list[PeriodicJob]:
+    """Wake lost updates, publish the inbound depth, purge old updates."""
     return [
         PeriodicJob("telegram_inbound_sweep", 5, inbound_sweep),
         PeriodicJob("telegram_inbound_purge", 3600, inbound_purge),

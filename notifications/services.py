@@ -1,4 +1,6 @@
-"""Writes of the customer bot: storing inbound updates, claiming them, pending links.
+"""Writes of the customer bot: claiming stored updates, finishing them, pending links.
+
+Updates are stored and workers woken in :mod:`notifications.intake`.
 
 An update is claimed by a conditional update (STYLE 7) that takes it only while it is unprocessed
 and nobody holds it, so duplicate wake-ups, a redelivered message or the relay's sweep never run
@@ -11,9 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -29,45 +29,6 @@ CLAIM_SECONDS = 60
 MAX_ATTEMPTS = 5
 #: Wait before the sweep retries a failed update, multiplied by the tries so far.
 RETRY_DELAY_SECONDS = 5
-
-
-def _chat_id_of(payload: dict[str, Any]) -> int | None:
-    message = payload.get("message") or payload.get("edited_message") or {}
-    chat = message.get("chat") if isinstance(message, dict) else None
-    chat_id = chat.get("id") if isinstance(chat, dict) else None
-    return chat_id if isinstance(chat_id, int) else None
-
-
-def telegram_update_receive(*, payload: dict[str, Any]) -> tuple[TelegramUpdate, bool]:
-    """Store an update once by ``update_id``; after the commit, wake a worker if it is new.
-
-    Returns the row and whether it was new. The wake-up is best effort: the row is the truth and
-    the relay's sweep wakes a worker for it when the message is lost (Redis away).
-    """
-    update_id = int(payload["update_id"])
-    with transaction.atomic(durable=True):
-        update, created = TelegramUpdate.objects.get_or_create(
-            update_id=update_id, defaults={"payload": payload, "chat_id": _chat_id_of(payload)}
-        )
-        if created:
-            transaction.on_commit(lambda: telegram_update_wake(update_id=update_id))
-    return update, created
-
-
-def telegram_update_wake(*, update_id: int) -> bool:
-    """Send the inbound queue a wake-up for one update; False when the broker refused it."""
-    from notifications.actors import process_telegram_update
-
-    try:
-        process_telegram_update.send(update_id)
-    except Exception as exc:  # the row waits for the sweep; the webhook must still answer 200
-        metrics.BOT_ERRORS.labels("enqueue_failed").inc()
-        logger.warning(
-            "could not queue telegram update; the sweep will",
-            extra={"update_id": update_id, "error": exc.__class__.__name__},
-        )
-        return False
-    return True
 
 
 def telegram_update_claim(*, update_id: int, now: datetime | None = None) -> TelegramUpdate | None:

@@ -29,6 +29,7 @@ from outbox.models import (
     PauseScope,
     WebhookEndpoint,
 )
+from outbox.selectors import deliveries_status_counts, outbox_counts, pauses_active_rows
 from outbox.services import (
     outbox_cancel,
     outbox_pause,
@@ -41,7 +42,6 @@ from outbox.services import (
     webhook_endpoint_rotate_secret,
 )
 from outbox.ssrf import target_check
-from platform_ops.selectors import deliveries_status_counts, outbox_counts, pauses_active_rows
 
 
 def _actor(request: HttpRequest) -> str:

@@ -1,4 +1,4 @@
-"""Periodic jobs hosted by the relay: lease recovery, retention, gauges, points expiry."""
+"""The outbox's periodic jobs: lease recovery, gauges, retention (see :mod:`core.jobs`)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count
 from django.utils import timezone
 
+from core.jobs import PeriodicJob
 from outbox.models import Attempt, Delivery, DeliveryStatus, OutboxEvent
-from outbox.relay import PeriodicJob, leases_recover
+from outbox.relay import leases_recover
+from outbox.selectors import GAUGES_CACHE_KEY, outbox_gauges_read
 
 logger = logging.getLogger(__name__)
 
 #: Rows deleted per statement by the retention purge (short transactions, no long locks).
 PURGE_CHUNK = 1000
-#: Cache key holding the outbox gauges computed by the relay and read by /metrics.
-GAUGES_CACHE_KEY = "outbox:gauges"
 
 
 def retention_purge(*, older_than: timedelta | None = None, max_rows: int = 50_000) -> int:
@@ -52,25 +51,9 @@ def retention_purge(*, older_than: timedelta | None = None, max_rows: int = 50_0
 
 
 def gauges_compute() -> dict[str, object]:
-    """Pending by channel (index-only on the partial index), dead and leased counts."""
-    pending = dict(
-        Delivery.objects.filter(status=DeliveryStatus.PENDING)
-        .values_list("channel")
-        .annotate(n=Count("id"))
-        .values_list("channel", "n")
-    )
-    leased = Delivery.objects.filter(status=DeliveryStatus.LEASED).count()
-    dead = Delivery.objects.filter(status=DeliveryStatus.DEAD).count()
-    due = Delivery.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
-    ).count()
-    gauges = {
-        "pending": {"webhook": pending.get("webhook", 0), "telegram": pending.get("telegram", 0)},
-        "leased": leased,
-        "dead": dead,
-        "due": due,
-        "computed_at": timezone.now().timestamp(),
-    }
+    """Read the outbox gauges and store them for /metrics and the admin (a scrape never counts
+    tables); the figures are returned even when the cache is away."""
+    gauges = outbox_gauges_read()
     try:
         cache.set(GAUGES_CACHE_KEY, gauges, timeout=300)
     except Exception as exc:  # Redis away: gauges go stale, delivery goes on
@@ -78,27 +61,10 @@ def gauges_compute() -> dict[str, object]:
     return gauges
 
 
-def points_jobs() -> None:
-    from loyalty.services import points_credit_matured, points_expire_due, points_expiry_remind
-
-    points_credit_matured()
-    points_expire_due()
-    points_expiry_remind()
-
-
-def default_jobs() -> list[PeriodicJob]:
-    """Every periodic job of the platform; the relay runs them (any number of relays may)."""
-    from integrations.services import idempotency_purge
-    from notifications.jobs import inbound_jobs
-    from platform_ops.alerts import alerts_check
-
+def jobs() -> list[PeriodicJob]:
+    """The outbox's periodic jobs (``PERIODIC_JOBS`` in settings lists this function)."""
     return [
         PeriodicJob("lease_recovery", 5, leases_recover),
         PeriodicJob("gauges", 10, gauges_compute),
-        # Every 15 s so that no minute is skipped; each minute is evaluated once across relays.
-        PeriodicJob("alerts", 15, alerts_check),
-        PeriodicJob("points", 300, points_jobs),
         PeriodicJob("retention", 3600, retention_purge),
-        PeriodicJob("idempotency_purge", 3600, idempotency_purge),
-        *inbound_jobs(),
     ]

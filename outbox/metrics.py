@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
+from typing import Any
+
 from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from outbox.models import Channel
+from outbox.selectors import outbox_gauges_cached
 
 EXTERNAL_REQUESTS = Counter(
     "external_requests_total",
@@ -36,3 +45,38 @@ def external_result(
     else:
         result = "error"
     EXTERNAL_REQUESTS.labels(provider, result, str(status_code) if status_code else "none").inc()
+
+
+class OutboxGaugesCollector(Collector):
+    """Outbox gauges from the relay's cached figures (cheap: one cache read per scrape)."""
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(None)
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families(outbox_gauges_cached())
+
+    def _families(self, gauges: dict[str, Any] | None) -> list[Metric]:
+        pending = GaugeMetricFamily(
+            "loyalty_outbox_pending",
+            "Deliveries waiting to be sent, by channel.",
+            labels=["channel"],
+        )
+        dead = GaugeMetricFamily(
+            "loyalty_outbox_dead_total", "Deliveries given up on (dead), replayable from the admin."
+        )
+        depth = GaugeMetricFamily(
+            "outbound_queue_depth",
+            "Deliveries due now or handed to the workers and not finished (due + leased).",
+        )
+        age = GaugeMetricFamily(
+            "loyalty_outbox_gauges_age_seconds", "Age of the outbox gauges computed by the relay."
+        )
+        if gauges is not None:
+            by_channel = gauges.get("pending", {})
+            for channel in Channel.values:
+                pending.add_metric([channel], float(by_channel.get(channel, 0)))
+            dead.add_metric([], float(gauges.get("dead", 0)))
+            depth.add_metric([], float(gauges.get("due", 0)) + float(gauges.get("leased", 0)))
+            age.add_metric([], max(time.time() - float(gauges.get("computed_at", 0)), 0.0))
+        return [pending, dead, depth, age]

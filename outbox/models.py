@@ -12,18 +12,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from loyalty.events import EventType
 from loyalty.models import Merchant
-
-
-class EventType(models.TextChoices):
-    CUSTOMER_CREATED = "customer.created"
-    CUSTOMER_TELEGRAM_LINKED = "customer.telegram_linked"
-    PURCHASE_COMMITTED = "purchase.committed"
-    PURCHASE_REFUNDED = "purchase.refunded"
-    POINTS_ADJUSTED = "points.adjusted"
-    POINTS_EXPIRED = "points.expired"
-    #: Telegram only: a reminder before points expire (not a webhook event type).
-    POINTS_EXPIRING_SOON = "points.expiring_soon"
 
 
 class Channel(models.TextChoices):

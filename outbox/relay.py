@@ -3,7 +3,7 @@
 Claiming is ``SELECT ... FOR UPDATE SKIP LOCKED`` on the partial index of pending rows followed by
 a conditional update to ``leased`` in the same transaction, so any number of relays can run at
 once without claiming a row twice. Rows whose lease ran out (their worker died) go back to
-pending. The relay also hosts the periodic jobs.
+pending. The relay also hosts every app's periodic jobs (:mod:`core.jobs`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from core.jobs import PeriodicJob
 from outbox.engine import BREAKER_COOLDOWN, BREAKER_THRESHOLD
 from outbox.models import Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.selectors import pauses_active
@@ -148,14 +149,6 @@ def claim_release(claim: Claim) -> None:
         lease_expires_at=None,
         updated_at=timezone.now(),
     )
-
-
-@dataclass
-class PeriodicJob:
-    name: str
-    every_seconds: float
-    run: Callable[[], object]
-    next_at: float = 0.0
 
 
 class Relay:

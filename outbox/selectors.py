@@ -1,14 +1,21 @@
-"""Outbox reads: active pauses and the delivery sets operators act on."""
+"""Outbox reads: active pauses, the delivery sets operators act on, and the outbox figures
+(gauges computed by the relay, counts for the admin and the alerts)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.utils import timezone
 
-from outbox.models import Delivery, OutboxPause, PauseScope
+from core.cache import cache_get
+from outbox.models import Delivery, DeliveryStatus, OutboxPause, PauseScope
+
+#: Cache key holding the outbox gauges computed by the relay and read by /metrics and the admin.
+GAUGES_CACHE_KEY = "outbox:gauges"
 
 
 @dataclass(frozen=True)
@@ -69,3 +76,75 @@ def deliveries_filter(
     if endpoint_id:
         qs = qs.filter(endpoint_id=endpoint_id)
     return qs.order_by("id")
+
+
+def outbox_gauges_read() -> dict[str, object]:
+    """Pending by channel (index-only on the partial index), leased, dead and due counts."""
+    pending = dict(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING)
+        .values_list("channel")
+        .annotate(n=Count("id"))
+        .values_list("channel", "n")
+    )
+    now = timezone.now()
+    return {
+        "pending": {"webhook": pending.get("webhook", 0), "telegram": pending.get("telegram", 0)},
+        "leased": Delivery.objects.filter(status=DeliveryStatus.LEASED).count(),
+        "dead": Delivery.objects.filter(status=DeliveryStatus.DEAD).count(),
+        "due": Delivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        ).count(),
+        "computed_at": now.timestamp(),
+    }
+
+
+def outbox_gauges_cached() -> dict[str, Any] | None:
+    """The outbox gauges the relay stores every few seconds (``outbox.jobs.gauges_compute``), or
+    None when they are unknown (relay not running for minutes, or the cache is away)."""
+    gauges = cache_get(GAUGES_CACHE_KEY)
+    return gauges if isinstance(gauges, dict) else None
+
+
+def outbox_dead_count() -> int:
+    """Dead deliveries now; an index-only count, fine once a minute (not per scrape)."""
+    return Delivery.objects.filter(status=DeliveryStatus.DEAD).count()
+
+
+def outbox_counts() -> dict[str, Any]:
+    """Pending (by channel) and dead counts for the admin: the relay's cached gauges when fresh,
+    else a direct count (the admin is used by a few people, not scraped)."""
+    gauges = outbox_gauges_cached()
+    if gauges is not None:
+        return {
+            "pending": sum(gauges.get("pending", {}).values()),
+            "pending_by_channel": gauges.get("pending", {}),
+            "dead": gauges.get("dead", 0),
+            "age_seconds": max(time.time() - float(gauges.get("computed_at", 0)), 0.0),
+        }
+    pending = dict(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING)
+        .values_list("channel")
+        .annotate(n=Count("id"))
+        .values_list("channel", "n")
+    )
+    return {
+        "pending": sum(pending.values()),
+        "pending_by_channel": pending,
+        "dead": outbox_dead_count(),
+        "age_seconds": 0.0,
+    }
+
+
+def deliveries_status_counts(deliveries: QuerySet[Delivery]) -> dict[str, int]:
+    """How many of ``deliveries`` are in each status (for the admin's confirmation pages)."""
+    rows = deliveries.order_by().values_list("status").annotate(n=Count("id"))
+    return {status: n for status, n in rows}
+
+
+def pauses_active_rows() -> list[OutboxPause]:
+    """Pauses in force with their merchant/endpoint, newest first (the admin's panel)."""
+    return list(
+        OutboxPause.objects.filter(resumed_at=None)
+        .select_related("merchant", "endpoint")
+        .order_by("-created_at")
+    )

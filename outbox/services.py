@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
 from core.request_context import current_request_id
+from loyalty.events import EventType
 from loyalty.models import Customer, Merchant, TelegramStatus
 from outbox import wakeup
 from outbox.crypto import secret_encrypt, webhook_secret_generate
@@ -24,7 +25,6 @@ from outbox.models import (
     Channel,
     Delivery,
     DeliveryStatus,
-    EventType,
     OutboxEvent,
     OutboxPause,
     PauseScope,

@@ -31,9 +31,9 @@ from django.utils import timezone
 
 from core.cache import cache_add, cache_get, cache_set
 from outbox.metrics import external_result
+from outbox.selectors import outbox_dead_count
 from platform_ops.alert_counters import HTTP_5XX, HTTP_SLOW, counter_read, last_sample, minute_of
 from platform_ops.models import Alert
-from platform_ops.selectors import outbox_dead_count
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from django.views.decorators.http import require_safe
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from platform_ops.schema import migrations_missing, schema_behind_cached
+from core.schema import migrations_missing, schema_behind_cached
 
 #: Budget of one answer's checks; CONTRACT promises an answer within 2 s.
 CHECK_DEADLINE_SECONDS = 1.5

@@ -1,4 +1,4 @@
-"""``GET /metrics`` and the CONTRACT metrics no other app owns.
+"""``GET /metrics``: every app's metrics in one exposition, and the ones no other app owns.
 
 Exposition
     Behind ``METRICS_TOKEN`` (header ``X-Metrics-Token``, compared in constant time). Under
@@ -14,7 +14,8 @@ Exposition
 Gauges computed elsewhere
     ``loyalty_outbox_pending{channel}``, ``loyalty_outbox_dead_total`` and
     ``outbound_queue_depth`` come from the gauges the relay computes every few seconds
-    (``outbox.jobs.gauges_compute``, kept in the shared cache): a scrape never counts tables.
+    (``outbox.jobs.gauges_compute``, kept in the shared cache; served by
+    ``outbox.metrics.OutboxGaugesCollector``): a scrape never counts tables.
     When they are unknown (relay down for minutes, cache away) the families have no sample, so
     a dashboard shows a gap, not a reassuring zero; ``loyalty_outbox_gauges_age_seconds`` tells
     how old they are. ``last_success_backup_timestamp_seconds`` is read at scrape time from
@@ -36,10 +37,8 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -48,7 +47,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Counter,
     Histogram,
     generate_latest,
     multiprocess,
@@ -57,8 +55,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from core.problems import problem_response
-from outbox.models import Channel
-from platform_ops.selectors import outbox_gauges_cached
+from notifications.metrics import InboundGaugesCollector
+from outbox.metrics import OutboxGaugesCollector
 
 logger = logging.getLogger(__name__)
 
@@ -66,57 +64,11 @@ METRICS_TOKEN_HEADER = "X-Metrics-Token"
 #: Name of the file ``scripts/backup.sh`` writes into BACKUP_DIR after a verified backup.
 BACKUP_TIMESTAMP_FILE = "last_success_backup_timestamp"
 
-PORTAL_AUTH_LOGIN = Counter(
-    "portal_auth_login_total", "Portal sign-in attempts by result (ok, failed).", ["result"]
-)
-PORTAL_AUTH_REFRESH = Counter(
-    "portal_auth_refresh_total", "Portal token refreshes by result (ok, failed).", ["result"]
-)
-for _result in ("ok", "failed"):
-    # Zero-valued children, so the series exist before the first sign-in.
-    PORTAL_AUTH_LOGIN.labels(result=_result)
-    PORTAL_AUTH_REFRESH.labels(result=_result)
-
 DB_QUERY_DURATION = Histogram(
     "db_query_duration_seconds",
     "Duration of database queries run through Django (api, relay and workers).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-
-
-class OutboxGaugesCollector(Collector):
-    """Outbox gauges from the relay's cached figures (cheap: one cache read per scrape)."""
-
-    def describe(self) -> Iterable[Metric]:
-        return self._families(None)
-
-    def collect(self) -> Iterable[Metric]:
-        return self._families(outbox_gauges_cached())
-
-    def _families(self, gauges: dict[str, Any] | None) -> list[Metric]:
-        pending = GaugeMetricFamily(
-            "loyalty_outbox_pending",
-            "Deliveries waiting to be sent, by channel.",
-            labels=["channel"],
-        )
-        dead = GaugeMetricFamily(
-            "loyalty_outbox_dead_total", "Deliveries given up on (dead), replayable from the admin."
-        )
-        depth = GaugeMetricFamily(
-            "outbound_queue_depth",
-            "Deliveries due now or handed to the workers and not finished (due + leased).",
-        )
-        age = GaugeMetricFamily(
-            "loyalty_outbox_gauges_age_seconds", "Age of the outbox gauges computed by the relay."
-        )
-        if gauges is not None:
-            by_channel = gauges.get("pending", {})
-            for channel in Channel.values:
-                pending.add_metric([channel], float(by_channel.get(channel, 0)))
-            dead.add_metric([], float(gauges.get("dead", 0)))
-            depth.add_metric([], float(gauges.get("due", 0)) + float(gauges.get("leased", 0)))
-            age.add_metric([], max(time.time() - float(gauges.get("computed_at", 0)), 0.0))
-        return [pending, dead, depth, age]
 
 
 class BackupTimestampCollector(Collector):
@@ -156,26 +108,16 @@ class _Families(Collector):
 
 
 _multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-_scrape_collectors: list[Collector] = []
-
-
-def scrape_collector_register(collector: Collector) -> None:
-    """Serve ``collector`` on every scrape, in single-process and multiprocess mode alike.
-
-    For gauges computed at scrape time from shared figures (the cache, a file), which must not
-    go through the per-process multiprocess files; e.g. ``inbound_queue_depth``. Call it once,
-    at import of the app's ``metrics`` module (imported in every process by
-    ``PlatformOpsConfig.ready``).
-    """
-    if collector in _scrape_collectors:
-        return
-    _scrape_collectors.append(collector)
-    if not _multiprocess:
-        REGISTRY.register(collector)
-
-
-scrape_collector_register(OutboxGaugesCollector())
-scrape_collector_register(BackupTimestampCollector())
+#: Figures computed elsewhere (the relay, the backup script) and served at scrape time, in
+#: single-process and multiprocess mode alike; they must not go through the per-process files.
+_scrape_collectors: list[Collector] = [
+    OutboxGaugesCollector(),
+    InboundGaugesCollector(),
+    BackupTimestampCollector(),
+]
+if not _multiprocess:
+    for _collector in _scrape_collectors:
+        REGISTRY.register(_collector)
 
 
 def _multiprocess_registry() -> CollectorRegistry:

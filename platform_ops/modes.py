@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 
 from core.problems import problem_response
 from core.request_context import OPERATIONS_PATHS
-from platform_ops.schema import schema_behind_cached
+from core.schema import schema_behind_cached
 from platform_ops.selectors import site_modes_current
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -1,8 +1,8 @@
-"""Operations reads: the effective site modes and the outbox figures operators watch.
+"""Operations reads: the effective site modes.
 
-Both are read on hot paths (every request, every scrape), so both are cached and both degrade
-instead of failing: a cache that is down is skipped for a while, a database that is down leaves
-the environment's word (and the last state this process saw).
+Read on every request, so cached and degrading instead of failing: a cache that is down is
+skipped for a while, a database that is down leaves the environment's word (and the last state
+this process saw). The outbox figures operators watch are read in :mod:`outbox.selectors`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
 
 from core.cache import cache_delete, cache_get, cache_set
-from outbox.jobs import GAUGES_CACHE_KEY
-from outbox.models import Delivery, DeliveryStatus, OutboxPause
 from platform_ops.models import SiteMode, SiteModeChange
 
 logger = logging.getLogger(__name__)
@@ -96,58 +93,3 @@ def site_modes_forget() -> None:
 
 def site_mode_history(*, limit: int = 20) -> list[SiteModeChange]:
     return list(SiteModeChange.objects.order_by("-id")[:limit])
-
-
-# --- outbox figures --------------------------------------------------------------------------
-
-
-def outbox_gauges_cached() -> dict[str, Any] | None:
-    """The outbox gauges the relay stores every few seconds (``outbox.jobs.gauges_compute``), or
-    None when they are unknown (relay not running for minutes, or the cache is away)."""
-    gauges = cache_get(GAUGES_CACHE_KEY)
-    return gauges if isinstance(gauges, dict) else None
-
-
-def outbox_dead_count() -> int:
-    """Dead deliveries now; an index-only count, fine once a minute (not per scrape)."""
-    return Delivery.objects.filter(status=DeliveryStatus.DEAD).count()
-
-
-def outbox_counts() -> dict[str, Any]:
-    """Pending (by channel) and dead counts for the admin: the relay's cached gauges when fresh,
-    else a direct count (the admin is used by a few people, not scraped)."""
-    gauges = outbox_gauges_cached()
-    if gauges is not None:
-        return {
-            "pending": sum(gauges.get("pending", {}).values()),
-            "pending_by_channel": gauges.get("pending", {}),
-            "dead": gauges.get("dead", 0),
-            "age_seconds": max(time.time() - float(gauges.get("computed_at", 0)), 0.0),
-        }
-    pending = dict(
-        Delivery.objects.filter(status=DeliveryStatus.PENDING)
-        .values_list("channel")
-        .annotate(n=Count("id"))
-        .values_list("channel", "n")
-    )
-    return {
-        "pending": sum(pending.values()),
-        "pending_by_channel": pending,
-        "dead": outbox_dead_count(),
-        "age_seconds": 0.0,
-    }
-
-
-def deliveries_status_counts(deliveries: QuerySet[Delivery]) -> dict[str, int]:
-    """How many of ``deliveries`` are in each status (for the admin's confirmation pages)."""
-    rows = deliveries.order_by().values_list("status").annotate(n=Count("id"))
-    return {status: n for status, n in rows}
-
-
-def pauses_active_rows() -> list[OutboxPause]:
-    """Pauses in force with their merchant/endpoint, newest first (the admin's panel)."""
-    return list(
-        OutboxPause.objects.filter(resumed_at=None)
-        .select_related("merchant", "endpoint")
-        .order_by("-created_at")
-    )

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.openapi import problems
+from core.openapi import problems
 from outbox.models import Delivery, DeliveryStatus
 from portal.services import (
     AuthenticationFailed,

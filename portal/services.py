@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, ValidationFailed
 from loyalty.models import Merchant
-from platform_ops.metrics import PORTAL_AUTH_LOGIN as LOGINS
-from platform_ops.metrics import PORTAL_AUTH_REFRESH as REFRESHES
+from portal.metrics import PORTAL_AUTH_LOGIN as LOGINS
+from portal.metrics import PORTAL_AUTH_REFRESH as REFRESHES
 from portal.models import RefreshToken, StaffUser
 
 ACCESS_TTL = timedelta(minutes=15)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from platform_ops.schema import schema_state
+from core.schema import schema_state
 from platform_ops.selectors import site_modes_current
 
 register = template.Library()

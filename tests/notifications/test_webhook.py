@@ -121,7 +121,8 @@ def test_broker_away_loses_no_update(
 @pytest.mark.django_db
 def test_failing_update_is_retried_then_given_up(bot_settings, fake_api, monkeypatch) -> None:
     from notifications import inbound
-    from notifications.services import MAX_ATTEMPTS, telegram_update_receive
+    from notifications.intake import telegram_update_receive
+    from notifications.services import MAX_ATTEMPTS
 
     update = message_update(999, "/help")
     monkeypatch.setattr(process_telegram_update, "send", lambda update_id: None)

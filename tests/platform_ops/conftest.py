@@ -31,7 +31,7 @@ import pytest
 from django.core.cache import cache
 
 from core.cache import cache_breaker
-from platform_ops.schema import schema_state
+from core.schema import schema_state
 from platform_ops.selectors import site_modes_forget
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from django.db import connection
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
-from outbox.jobs import GAUGES_CACHE_KEY
+from outbox.selectors import GAUGES_CACHE_KEY
 from tests.scripts.contract import METRICS
 
 #: CONTRACT's metric names, kept once for every test (tests/scripts/contract.py).

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from core.jobs import periodic_jobs
+from core.schema import schema_gate_or_exit
 from outbox.actors import enqueue
-from outbox.jobs import default_jobs
 from outbox.relay import Relay
 
 
@@ -25,14 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Claim what is due once and exit.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from platform_ops.schema import schema_gate_or_exit
-
         schema_gate_or_exit("outbox_relay")
         relay = Relay(
             enqueue=enqueue,
             batch=options.get("batch"),
             lease_seconds=options.get("lease_seconds"),
-            jobs=default_jobs(),
+            jobs=periodic_jobs(),
         )
         if options["once"]:
             handed = relay.run_once()

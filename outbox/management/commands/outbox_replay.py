@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
-from outbox.models import DeliveryStatus, EventType
+from loyalty.events import EventType
+from outbox.models import DeliveryStatus
 from outbox.selectors import deliveries_filter
 from outbox.services import outbox_replay
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from platform_ops.schema import migrations_missing, model_changes_unmigrated
+from core.schema import migrations_missing, model_changes_unmigrated
 
 
 class Command(BaseCommand):

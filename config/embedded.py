@@ -1,7 +1,9 @@
 """The embedded run's delivery: relay thread and Dramatiq worker inside the web process.
 
 Used by ``make run`` (SQLite, no Redis): the broker is Dramatiq's in-process StubBroker, so the
-relay and the worker must live in the process that serves the API.
+relay and the worker must live in the process that serves the API. Part of the composition
+root: it starts what every app registered (the actors django_dramatiq discovered in each app's
+``actors`` module, the periodic jobs of ``PERIODIC_JOBS``).
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ def embedded_delivery_start(*, worker_threads: int = 4) -> None:
     if not _started.acquire(blocking=False):
         return
 
-    import notifications.actors  # noqa: F401  (inbound Telegram updates)
-    import outbox.actors  # noqa: F401  (registers the actors on the broker)
+    from django.conf import settings
+    from django.utils.module_loading import autodiscover_modules
+
+    from core.jobs import periodic_jobs
     from outbox.actors import enqueue
-    from outbox.jobs import default_jobs
     from outbox.relay import Relay
 
+    # Every app's actors declared on the broker before the worker starts consuming (what
+    # rundramatiq does for a standalone worker).
+    autodiscover_modules(*settings.DRAMATIQ_AUTODISCOVER_MODULES)
     broker = dramatiq.get_broker()
     worker = Worker(broker, worker_threads=worker_threads, worker_timeout=100)
     worker.start()
-    relay = Relay(enqueue=enqueue, jobs=default_jobs())
+    relay = Relay(enqueue=enqueue, jobs=periodic_jobs())
     thread = threading.Thread(target=relay.run_forever, name="outbox-relay", daemon=True)
     thread.start()
     _handles.update(worker=worker, relay=relay, thread=thread)

@@ -1,0 +1,11 @@
+"""Periodic jobs of operations (listed in ``PERIODIC_JOBS``, hosted by the relay)."""
+
+from __future__ import annotations
+
+from core.jobs import PeriodicJob
+from platform_ops.alerts import ALERTS_CHECK_INTERVAL_SECONDS, alerts_check
+
+
+def jobs() -> list[PeriodicJob]:
+    # Every 15 s so that no minute is skipped; each minute is evaluated once across relays.
+    return [PeriodicJob("alerts", ALERTS_CHECK_INTERVAL_SECONDS, alerts_check)]
