@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import environ
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -32,6 +33,21 @@ def test_defaults_apply_when_unset():
     assert env.int("PORT", 8080) == 8080
     assert env.bool("DEBUG", False) is False
     assert env.database("DATABASE_URL", "sqlite:///x.db")["ENGINE"].endswith("sqlite3")
+
+
+def test_reader_is_django_environ_made_strict():
+    env = EnvReader(
+        {"TOKEN": "$HOME", "BLANK": "  ", "HOSTS": "a, b,,", "FLAG": "yes", "RATE": "1O"}
+    )
+    assert isinstance(env, environ.Env)
+    assert env.str("TOKEN") == "$HOME"  # a value, never the name of another variable
+    assert env.int("BLANK", 3) == 3  # blank means the default
+    assert env.list("HOSTS", []) == ["a", "b"]
+    assert env.bool("FLAG", False) is True
+    with pytest.raises(ImproperlyConfigured, match="RATE must be a number"):
+        env.float("RATE", 1.0, lo=0.0, hi=10.0)  # django-environ alone would read 1.0
+    with pytest.raises(ImproperlyConfigured, match="BLANK is required"):
+        env("BLANK")
 
 
 @pytest.mark.parametrize(
