@@ -3,7 +3,7 @@
 The embedded default (no ``DATABASE_URL`` / ``REDIS_URL``) is SQLite plus an in-process Dramatiq
 broker, which is what ``make run`` uses. See ``.env.production.example`` for every variable.
 The app's variables are read here, gunicorn's in ``config/gunicorn.py``, both through
-:data:`config.env.env`.
+:data:`config.env.env`; code reads only settings declared here (or Django's own defaults).
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ if SECRET_KEY is None:
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 elif not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters when DEBUG is 0")
+#: Django's own setting (its default), declared because outbox.crypto reads it: earlier keys
+#: that still decrypt endpoint secrets and verify sessions. No variable sets it.
+SECRET_KEY_FALLBACKS: list[str] = []
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 PORT = env.int("PORT", 8080, minimum=1)
@@ -85,7 +88,7 @@ OUTBOX_RETRY_SCHEDULE = env.int_list(
     "OUTBOX_RETRY_SCHEDULE", [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
 )
 
-# --- Integration API ----------------------------------------------------------------------------
+# --- Integration API and loyalty ----------------------------------------------------------------
 #: Requests per API key: "<n>/<s|m|h>" (sliding window in the shared cache, Redis when set).
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", "50/s")
 _rate_count, _, _rate_unit = API_THROTTLE_RATE.partition("/")
@@ -93,6 +96,8 @@ if not (_rate_count.isdigit() and int(_rate_count) > 0 and _rate_unit in ("s", "
     raise ImproperlyConfigured(
         f"API_THROTTLE_RATE must look like 50/s, 600/m or 10000/h (got {API_THROTTLE_RATE!r})"
     )
+#: Region assumed for a phone number given without its +country code (loyalty.phones).
+PHONE_DEFAULT_REGION = "RU"
 
 # --- Django -------------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -165,7 +170,6 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
 else:
     # Writers wait for SQLite's lock instead of failing at once; IMMEDIATE avoids upgrade deadlocks.
     _db.setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
-EMBEDDED_DATABASE = _db["ENGINE"] == "django.db.backends.sqlite3"
 
 REDIS_URL = env.url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
 
