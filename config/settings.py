@@ -37,6 +37,10 @@ LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info
 SENTRY_DSN = env.str("SENTRY_DSN", None)
 API_BASE_URL = env.url("API_BASE_URL", f"http://127.0.0.1:{PORT}", schemes=("http", "https"))
 METRICS_TOKEN = env.str("METRICS_TOKEN", None)
+#: Prometheus multiprocess mode (platform_ops.metrics) when set: by config/gunicorn.py's
+#: on_starting before the workers import these settings, or by compose for the Dramatiq
+#: workers. Unset, each process serves its own registry (runserver, tests).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", None)
 
 # --- Processes and modes ------------------------------------------------------------------------
 WORKERS_ENABLED = env.bool("WORKERS_ENABLED", False)
