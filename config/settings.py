@@ -113,7 +113,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "django_prometheus",
     "platform_ops",
     "loyalty",
     "outbox",
