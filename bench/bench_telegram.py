@@ -73,7 +73,7 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace, db_url: str) -> int:
-    from notifications.fake_bot_api import FakeBotApi
+    from tests.fakes.telegram_bot_api import FakeBotApi
 
     fake = FakeBotApi().start()
     # A bot of its own per run, so that the shared limiter's keys start empty.

@@ -1,127 +1,139 @@
-"""The one strict reader of the process environment.
+"""The one reader of the process environment: django-environ's ``Env``, made strict.
 
-Every setting comes through :class:`EnvReader`. A missing required value or a value that does not
-parse raises :class:`~django.core.exceptions.ImproperlyConfigured` whose message names the
-variable and what was expected; ``manage.py`` and ``config/wsgi.py`` print that one line and exit.
+``config/settings.py`` and ``config/gunicorn.py`` (which must not need Django set up) read every
+variable through :data:`env`. A missing required value or a value that does not parse raises
+:class:`~django.core.exceptions.ImproperlyConfigured` naming the variable and what was expected;
+``manage.py``, ``config/wsgi.py`` and ``config/gunicorn.py`` print that one line and exit.
 """
 
 from __future__ import annotations
 
-import builtins
-import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-_MISSING = object()
+NOTSET = environ.Env.NOTSET
+# The type names are also method names of Env (as in django-environ itself).
+_str: TypeAlias = str
+_int: TypeAlias = int
+_float: TypeAlias = float
+_bool: TypeAlias = bool
+_list: TypeAlias = list
 
 
-class EnvReader:
-    """Typed, strict accessors over an environment mapping."""
+def _boolean(value: _str) -> _bool:
+    # Stricter than django-environ's bool, where any unknown word (a typo of "true") is False.
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(value)
 
-    def __init__(self, environ_map: Mapping[builtins.str, str] | None = None) -> None:
-        self._env = os.environ if environ_map is None else environ_map
 
-    def _raw(self, name: builtins.str, default: Any) -> Any:
-        value = self._env.get(name)
-        if value is None or value.strip() == "":
-            if default is _MISSING:
-                raise ImproperlyConfigured(f"{name} is required but not set")
+def _number(value: _str) -> _float:
+    # Not django-environ's float, which drops every character that is not a digit ("1O" -> 1.0).
+    return _float(value)
+
+
+def _names(value: _str) -> _list[_str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _integers(value: _str) -> _list[_int]:
+    return [_int(item) for item in value.split(",") if item.strip()]
+
+
+#: What a value that fails a cast should have looked like, for the error message.
+_EXPECTED: dict[Callable[[_str], Any], _str] = {
+    _int: "an integer",
+    _boolean: "0 or 1",
+    _number: "a number",
+    _integers: "comma-separated integers, e.g. 0,5,300",
+}
+
+
+class EnvReader(environ.Env):
+    """django-environ's ``Env`` over ``environ_map`` (default: ``os.environ``), with strict casts.
+
+    Differences from django-environ, each on purpose:
+
+    * a blank value counts as unset (``.env.production.example``: "an empty value means the
+      default"), and values are stripped;
+    * a value that does not parse raises ``ImproperlyConfigured`` naming the variable, never a
+      bare ``ValueError``, and booleans accept only 0/1, true/false, yes/no, on/off;
+    * no ``$OTHER`` proxy expansion: a token that starts with ``$`` is a value, not the name of
+      another variable.
+
+    On top: bounds (``minimum``, ``lo``/``hi``), ``choice``, ``int_list``, ``database`` (PostgreSQL
+    or SQLite only) and ``url`` restricted to ``schemes``.
+    """
+
+    def __init__(self, environ_map: Mapping[_str, _str] | None = None) -> None:
+        super().__init__()
+        if environ_map is not None:
+            self.ENVIRON = environ_map
+
+    def get_value(
+        self,
+        var: _str,
+        cast: Any = None,
+        default: Any = NOTSET,
+        parse_default: _bool = False,
+    ) -> Any:
+        value = (self.ENVIRON.get(var) or "").strip()
+        if not value:
+            if default is NOTSET:
+                raise ImproperlyConfigured(f"{var} is required but not set")
             return default
-        return value.strip()
-
-    def str(self, name: builtins.str, default: Any = _MISSING) -> Any:
-        return self._raw(name, default)
-
-    def bool(self, name: builtins.str, default: builtins.bool | object = _MISSING) -> builtins.bool:
-        value = self._raw(name, default)
-        if isinstance(value, bool):
+        if cast is None:
             return value
-        lowered = value.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ImproperlyConfigured(f"{name} must be 0 or 1 (got {value!r})")
-
-    def int(
-        self,
-        name: builtins.str,
-        default: builtins.int | object = _MISSING,
-        *,
-        minimum: builtins.int | None = None,
-    ) -> builtins.int:
-        value = self._raw(name, default)
         try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise ImproperlyConfigured(f"{name} must be an integer (got {value!r})") from None
+            return self.parse_value(value, cast)
+        except ValueError:
+            expected = _EXPECTED.get(cast, "a valid value")
+            raise ImproperlyConfigured(f"{var} must be {expected} (got {value!r})") from None
+
+    def bool(self, var: _str, default: Any = NOTSET) -> _bool:
+        return self.get_value(var, cast=_boolean, default=default)
+
+    def int(self, var: _str, default: Any = NOTSET, *, minimum: _int | None = None) -> _int:
+        number: _int = self.get_value(var, cast=_int, default=default)
         if minimum is not None and number < minimum:
-            raise ImproperlyConfigured(f"{name} must be at least {minimum} (got {number})")
+            raise ImproperlyConfigured(f"{var} must be at least {minimum} (got {number})")
         return number
 
-    def float(
-        self,
-        name: builtins.str,
-        default: builtins.float | object = _MISSING,
-        *,
-        lo: builtins.float,
-        hi: builtins.float,
-    ) -> builtins.float:
-        value = self._raw(name, default)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ImproperlyConfigured(f"{name} must be a number (got {value!r})") from None
+    def float(self, var: _str, default: Any = NOTSET, *, lo: _float, hi: _float) -> _float:
+        number: _float = self.get_value(var, cast=_number, default=default)
         if not lo <= number <= hi:
-            raise ImproperlyConfigured(f"{name} must be between {lo} and {hi} (got {number})")
+            raise ImproperlyConfigured(f"{var} must be between {lo} and {hi} (got {number})")
         return number
 
-    def choice(
-        self, name: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
-    ) -> builtins.str:
-        value = self._raw(name, default).lower()
+    def choice(self, var: _str, choices: tuple[_str, ...], default: _str) -> _str:
+        value: _str = self.get_value(var, default=default).lower()
         if value not in choices:
-            raise ImproperlyConfigured(
-                f"{name} must be one of {', '.join(choices)} (got {value!r})"
-            )
+            raise ImproperlyConfigured(f"{var} must be one of {', '.join(choices)} (got {value!r})")
         return value
 
-    def list(
-        self, name: builtins.str, default: builtins.list[builtins.str]
-    ) -> builtins.list[builtins.str]:
-        value = self._raw(name, None)
-        if value is None:
-            return default
-        return [item.strip() for item in value.split(",") if item.strip()]
+    def list(self, var: _str, default: _list[_str]) -> _list[_str]:
+        """Comma-separated names, each stripped, blanks dropped."""
+        return self.get_value(var, cast=_names, default=default)
 
-    def int_list(
-        self, name: builtins.str, default: builtins.list[builtins.int], *, minimum: builtins.int = 0
-    ) -> builtins.list[builtins.int]:
-        value = self._raw(name, None)
-        if value is None:
-            return list(default)
-        try:
-            numbers = [int(item) for item in value.split(",") if item.strip()]
-        except ValueError:
-            raise ImproperlyConfigured(
-                f"{name} must be comma-separated integers, e.g. 0,5,300 (got {value!r})"
-            ) from None
+    def int_list(self, var: _str, default: _list[_int], *, minimum: _int = 0) -> _list[_int]:
+        numbers: _list[_int] = self.get_value(var, cast=_integers, default=_list(default))
         if not numbers or any(n < minimum for n in numbers):
-            raise ImproperlyConfigured(f"{name} must list integers of at least {minimum}")
+            raise ImproperlyConfigured(f"{var} must list integers of at least {minimum}")
         return numbers
 
-    def database(self, name: builtins.str, default: builtins.str) -> dict[builtins.str, Any]:
-        url = self._raw(name, default)
+    def database(self, var: _str, default: _str) -> dict[_str, Any]:
+        url = self.get_value(var, default=default)
         try:
-            config = environ.Env.db_url_config(url)
+            config: dict[_str, Any] = self.db_url_config(url)
         except Exception:
             raise ImproperlyConfigured(
-                f"{name} must be a database URL like postgres://user:pass@host:5432/db "
+                f"{var} must be a database URL like postgres://user:pass@host:5432/db "
                 "or sqlite:///path"
             ) from None
         if config.get("ENGINE") not in (
@@ -129,20 +141,20 @@ class EnvReader:
             "django.db.backends.sqlite3",
         ):
             raise ImproperlyConfigured(
-                f"{name} must use postgres:// or sqlite:// (got {url.split(':')[0]!r})"
+                f"{var} must use postgres:// or sqlite:// (got {url.split(':')[0]!r})"
             )
         return config
 
-    def url(
-        self, name: builtins.str, default: Any = _MISSING, *, schemes: tuple[builtins.str, ...]
-    ) -> Any:
-        value = self._raw(name, default)
-        if value is None or value is default:
+    def url(self, var: _str, default: Any = NOTSET, *, schemes: tuple[_str, ...]) -> Any:
+        """The URL as a string (unlike django-environ's ``ParseResult``); a default is not
+        checked."""
+        value = self.get_value(var, default=default)
+        if value is default:
             return value
         scheme = value.split("://", 1)[0].lower() if "://" in value else ""
         if scheme not in schemes:
             raise ImproperlyConfigured(
-                f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+                f"{var} must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
             )
         return value
 

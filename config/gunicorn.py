@@ -3,31 +3,43 @@
 Production: several sync workers with threads, binding 0.0.0.0:$PORT. The embedded run (no
 REDIS_URL, as in ``make run``) uses one worker process that also hosts the relay and an
 in-process Dramatiq worker, since an in-process broker cannot be shared between processes.
+
+Variables are read through :data:`config.env.env` (no Django set-up needed), so a malformed
+one stops the server with the same one line as ``manage.py`` and the workers.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
-_embedded = not os.environ.get("REDIS_URL")
+from django.core.exceptions import ImproperlyConfigured
 
-bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8080')}"
-workers = 1 if _embedded else int(os.environ.get("WEB_CONCURRENCY", "3"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8" if _embedded else "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+from config.env import env
+
+try:
+    _embedded = env.str("REDIS_URL", None) is None
+    bind = env.str("BIND", None) or f"0.0.0.0:{env.int('PORT', 8080, minimum=1)}"
+    workers = 1 if _embedded else env.int("WEB_CONCURRENCY", 3, minimum=1)
+    threads = env.int("GUNICORN_THREADS", 8 if _embedded else 4, minimum=1)
+    timeout = env.int("GUNICORN_TIMEOUT", 30, minimum=0)
+    loglevel = env.str("LOG_LEVEL", "info").lower()
+except ImproperlyConfigured as exc:
+    # gunicorn would print a traceback for an exception here; SystemExit passes through it.
+    sys.exit(f"configuration error: {exc}")
 graceful_timeout = 20
 keepalive = 5
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
 def on_starting(server: object) -> None:
     # Prometheus multiprocess mode: one fresh directory per server start (stale files from a
-    # previous run would double-count).
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    # previous run would double-count). Set in the environment before any worker starts, so
+    # that prometheus_client and settings.PROMETHEUS_MULTIPROC_DIR in every worker see it.
+    directory = env.str("PROMETHEUS_MULTIPROC_DIR", None)
     if not directory:
         directory = os.path.join(tempfile.gettempdir(), f"loyalty-prom-{os.getpid()}")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory

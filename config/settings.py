@@ -2,6 +2,8 @@
 
 The embedded default (no ``DATABASE_URL`` / ``REDIS_URL``) is SQLite plus an in-process Dramatiq
 broker, which is what ``make run`` uses. See ``.env.production.example`` for every variable.
+The app's variables are read here, gunicorn's in ``config/gunicorn.py``, both through
+:data:`config.env.env`; code reads only settings declared here (or Django's own defaults).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from config.env import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# --- Core ---------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", None)
 if SECRET_KEY is None:
@@ -24,6 +27,9 @@ if SECRET_KEY is None:
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 elif not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters when DEBUG is 0")
+#: Django's own setting (its default), declared because outbox.crypto reads it: earlier keys
+#: that still decrypt endpoint secrets and verify sessions. No variable sets it.
+SECRET_KEY_FALLBACKS: list[str] = []
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 PORT = env.int("PORT", 8080, minimum=1)
@@ -31,18 +37,38 @@ LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info
 SENTRY_DSN = env.str("SENTRY_DSN", None)
 API_BASE_URL = env.url("API_BASE_URL", f"http://127.0.0.1:{PORT}", schemes=("http", "https"))
 METRICS_TOKEN = env.str("METRICS_TOKEN", None)
+#: Prometheus multiprocess mode (platform_ops.metrics) when set: by config/gunicorn.py's
+#: on_starting before the workers import these settings, or by compose for the Dramatiq
+#: workers. Unset, each process serves its own registry (runserver, tests).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", None)
 
+# --- Processes and modes ------------------------------------------------------------------------
 WORKERS_ENABLED = env.bool("WORKERS_ENABLED", False)
 MAINTENANCE_MODE = env.bool("MAINTENANCE_MODE", False)
 READ_ONLY_MODE = env.bool("READ_ONLY_MODE", False)
 RATE_LIMIT_MODE = env.choice("RATE_LIMIT_MODE", ("normal", "slow"), "normal")
 DB_SLOW_QUERY_MS = env.int("DB_SLOW_QUERY_MS", 500, minimum=0)
 
+# --- Telegram customer bot ----------------------------------------------------------------------
 TELEGRAM_NOTIFY_BOT_TOKEN = env.str("TELEGRAM_NOTIFY_BOT_TOKEN", None)
 TELEGRAM_NOTIFY_WEBHOOK_SECRET = env.str("TELEGRAM_NOTIFY_WEBHOOK_SECRET", None)
+if TELEGRAM_NOTIFY_WEBHOOK_SECRET is not None and not (
+    len(TELEGRAM_NOTIFY_WEBHOOK_SECRET) <= 256
+    and TELEGRAM_NOTIFY_WEBHOOK_SECRET.isascii()
+    and (TELEGRAM_NOTIFY_WEBHOOK_SECRET.replace("_", "").replace("-", "") or "x").isalnum()
+):
+    raise ImproperlyConfigured(
+        "TELEGRAM_NOTIFY_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+        "(what Telegram accepts as a webhook secret_token)"
+    )
 TELEGRAM_API_BASE_URL = env.url(
     "TELEGRAM_API_BASE_URL", "https://api.telegram.org", schemes=("http", "https")
 ).rstrip("/")
+#: Longest a Telegram send waits for its rate-limiter slot before the delivery is handed back
+#: (retried shortly, without counting as a failure).
+TELEGRAM_SEND_MAX_WAIT_SECONDS = env.float("TELEGRAM_SEND_MAX_WAIT_SECONDS", 5.0, lo=0.1, hi=60.0)
+
+# --- Alerts (sent by the relay) -----------------------------------------------------------------
 ALERT_TELEGRAM_BOT_TOKEN = env.str("ALERT_TELEGRAM_BOT_TOKEN", None)
 ALERT_TELEGRAM_CHAT_ID = env.str("ALERT_TELEGRAM_CHAT_ID", None)
 ALERT_HTTP_5XX_PER_MIN = env.int("ALERT_HTTP_5XX_PER_MIN", 10, minimum=1)
@@ -50,8 +76,13 @@ ALERT_HTTP_SLOW_PER_MIN = env.int("ALERT_HTTP_SLOW_PER_MIN", 30, minimum=1)
 ALERT_HTTP_SLOW_THRESHOLD_MS = env.int("ALERT_HTTP_SLOW_THRESHOLD_MS", 1000, minimum=1)
 ALERT_OUTBOX_DEAD_DELTA = env.int("ALERT_OUTBOX_DEAD_DELTA", 10, minimum=1)
 ALERTS_5XX_SAMPLE_RATE = env.float("ALERTS_5XX_SAMPLE_RATE", 0.1, lo=0.0, hi=1.0)
-OUTBOX_ALLOW_PRIVATE_TARGETS = env.bool("OUTBOX_ALLOW_PRIVATE_TARGETS", False)
+#: After an alert was delivered, the same alert (fingerprint) is not sent again for this long.
+ALERT_COOLDOWN_SECONDS = env.int("ALERT_COOLDOWN_SECONDS", 900, minimum=0)
+#: Where scripts/backup.sh keeps dumps and the last-success timestamp that /metrics reads.
+BACKUP_DIR = env.str("BACKUP_DIR", str(BASE_DIR / "backups"))
 
+# --- Outbox -------------------------------------------------------------------------------------
+OUTBOX_ALLOW_PRIVATE_TARGETS = env.bool("OUTBOX_ALLOW_PRIVATE_TARGETS", False)
 #: Outbox tunables (not in CONTRACT's list; optional, documented in the README).
 OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", 200, minimum=1)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", 60, minimum=5)
@@ -61,6 +92,18 @@ OUTBOX_RETRY_SCHEDULE = env.int_list(
     "OUTBOX_RETRY_SCHEDULE", [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
 )
 
+# --- Integration API and loyalty ----------------------------------------------------------------
+#: Requests per API key: "<n>/<s|m|h>" (sliding window in the shared cache, Redis when set).
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", "50/s")
+_rate_count, _, _rate_unit = API_THROTTLE_RATE.partition("/")
+if not (_rate_count.isdigit() and int(_rate_count) > 0 and _rate_unit in ("s", "m", "h")):
+    raise ImproperlyConfigured(
+        f"API_THROTTLE_RATE must look like 50/s, 600/m or 10000/h (got {API_THROTTLE_RATE!r})"
+    )
+#: Region assumed for a phone number given without its +country code (loyalty.phones).
+PHONE_DEFAULT_REGION = "RU"
+
+# --- Django -------------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -70,7 +113,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "django_prometheus",
     "platform_ops",
     "loyalty",
     "outbox",
@@ -82,6 +124,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it times the whole stack and sees every response (also the ones middleware
+    # makes).
+    "platform_ops.http_metrics.HttpMetricsMiddleware",
+    # Then the request id, so that refusals carry one and get their access log line; then the
+    # mode refusals (maintenance, read-only, schema behind), before sessions and views run; then
+    # the alert counters, which therefore never count planned refusals as incidents.
+    "core.request_context.RequestContextMiddleware",
+    "platform_ops.modes.SiteModeMiddleware",
+    "platform_ops.alert_counters.AlertCountersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's and the portal's static files from the app itself (no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -122,10 +173,16 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
 else:
     # Writers wait for SQLite's lock instead of failing at once; IMMEDIATE avoids upgrade deadlocks.
     _db.setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
-EMBEDDED_DATABASE = _db["ENGINE"] == "django.db.backends.sqlite3"
 
 REDIS_URL = env.url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
 
+_dramatiq_middleware = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -137,29 +194,21 @@ if REDIS_URL:
             },
         }
     }
+    # Dramatiq's Prometheus exporter in workers (port dramatiq_prom_port, default 9191); see
+    # platform_ops/metrics.py for how worker metrics are exported.
+    if env.bool("DRAMATIQ_PROMETHEUS", False):
+        _dramatiq_middleware.append("dramatiq.middleware.prometheus.Prometheus")
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
         "OPTIONS": {"url": REDIS_URL},
-        "MIDDLEWARE": [
-            "dramatiq.middleware.AgeLimit",
-            "dramatiq.middleware.TimeLimit",
-            "dramatiq.middleware.Callbacks",
-            "dramatiq.middleware.Retries",
-            "django_dramatiq.middleware.DbConnectionsMiddleware",
-        ],
+        "MIDDLEWARE": _dramatiq_middleware,
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.stub.StubBroker",
         "OPTIONS": {},
-        "MIDDLEWARE": [
-            "dramatiq.middleware.AgeLimit",
-            "dramatiq.middleware.TimeLimit",
-            "dramatiq.middleware.Callbacks",
-            "dramatiq.middleware.Retries",
-            "django_dramatiq.middleware.DbConnectionsMiddleware",
-        ],
+        "MIDDLEWARE": _dramatiq_middleware,
     }
 EMBEDDED_BROKER = REDIS_URL is None
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
@@ -206,6 +255,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Register flow for merchants: code -> calculate -> purchase -> refund.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/integrations/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.openapi.schema_postprocess",
+    ],
 }
 
 LOGGING = {
@@ -225,62 +280,3 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-
-# --- Integration API (issue 4) -----------------------------------------------------------------
-#: Requests per API key: "<n>/<s|m|h>" (sliding window in the shared cache, Redis when set).
-API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", "50/s")
-_rate_count, _, _rate_unit = API_THROTTLE_RATE.partition("/")
-if not (_rate_count.isdigit() and int(_rate_count) > 0 and _rate_unit in ("s", "m", "h")):
-    raise ImproperlyConfigured(
-        f"API_THROTTLE_RATE must look like 50/s, 600/m or 10000/h (got {API_THROTTLE_RATE!r})"
-    )
-# First, so that it times the whole stack and sees every response (also the ones middleware makes).
-MIDDLEWARE.insert(0, "platform_ops.http_metrics.HttpMetricsMiddleware")
-SPECTACULAR_SETTINGS.update(
-    {
-        "COMPONENT_SPLIT_REQUEST": True,
-        "SCHEMA_PATH_PREFIX": "/api/integrations/v1",
-        "POSTPROCESSING_HOOKS": [
-            "drf_spectacular.hooks.postprocess_schema_enums",
-            "integrations.openapi.schema_postprocess",
-        ],
-    }
-)
-
-# --- Telegram customer bot (issue 6) -------------------------------------------------------------
-_tg_secret = TELEGRAM_NOTIFY_WEBHOOK_SECRET
-if _tg_secret is not None and not (
-    len(_tg_secret) <= 256
-    and _tg_secret.isascii()
-    and (_tg_secret.replace("_", "").replace("-", "") or "x").isalnum()
-):
-    raise ImproperlyConfigured(
-        "TELEGRAM_NOTIFY_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
-        "(what Telegram accepts as a webhook secret_token)"
-    )
-#: Longest a Telegram send waits for its rate-limiter slot before the delivery is handed back
-#: (retried shortly, without counting as a failure).
-TELEGRAM_SEND_MAX_WAIT_SECONDS = env.float("TELEGRAM_SEND_MAX_WAIT_SECONDS", 5.0, lo=0.1, hi=60.0)
-
-# --- Operations (issue 5): modes, alerts, metrics, request ids ----------------------------------
-#: Where scripts/backup.sh keeps dumps and the last-success timestamp that /metrics reads.
-BACKUP_DIR = env.str("BACKUP_DIR", str(BASE_DIR / "backups"))
-#: After an alert was delivered, the same alert (fingerprint) is not sent again for this long.
-ALERT_COOLDOWN_SECONDS = env.int("ALERT_COOLDOWN_SECONDS", 900, minimum=0)
-# Right before Django's own middleware (after the HTTP metrics one, which times everything):
-# the request id first, so that refusals carry one and get their access log line; then the
-# mode refusals (maintenance, read-only, schema behind), before sessions and views run; then the
-# alert counters, which therefore never count planned refusals as incidents.
-_ops_at = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
-MIDDLEWARE[_ops_at:_ops_at] = [
-    "core.request_context.RequestContextMiddleware",
-    "platform_ops.modes.SiteModeMiddleware",
-    "platform_ops.alert_counters.AlertCountersMiddleware",
-]
-#: Dramatiq's Prometheus exporter in workers (port dramatiq_prom_port, default 9191); see
-#: platform_ops/metrics.py for how worker metrics are exported.
-if REDIS_URL and env.bool("DRAMATIQ_PROMETHEUS", False):
-    DRAMATIQ_BROKER["MIDDLEWARE"] = [
-        *DRAMATIQ_BROKER["MIDDLEWARE"],
-        "dramatiq.middleware.prometheus.Prometheus",
-    ]

@@ -10,7 +10,7 @@ from core.errors import ValidationFailed
 
 def phone_normalize(raw: str, *, field: str = "phone") -> str:
     """Return ``raw`` as E.164 or raise :class:`ValidationFailed` naming ``field``."""
-    region = getattr(settings, "PHONE_DEFAULT_REGION", "RU")
+    region = settings.PHONE_DEFAULT_REGION
     hint = "Send the number in international format, e.g. +79161234567."
     try:
         parsed = phonenumbers.parse(str(raw), region)

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import Counter, Histogram
 
+from core.request_context import route_of
+
 #: Methods labelled as themselves; anything else is ``other`` (bounded label set).
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -36,14 +38,6 @@ http_slow_requests_total = Counter(
 )
 
 
-def route_label(request: HttpRequest) -> str:
-    """The matched URL pattern, e.g. ``/api/integrations/v1/customers/<uuid:customer_id>``."""
-    match = getattr(request, "resolver_match", None)
-    if match is None or match.route is None:
-        return "unmatched"
-    return "/" + match.route
-
-
 class HttpMetricsMiddleware:
     """Counts and times every request; must be first in MIDDLEWARE to see the whole stack."""
 
@@ -54,7 +48,7 @@ class HttpMetricsMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - started
-        route = route_label(request)
+        route = route_of(request)
         method = request.method if request.method in _METHODS else "other"
         http_requests_total.labels(
             route=route, method=method, status=str(response.status_code)

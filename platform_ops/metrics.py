@@ -3,9 +3,10 @@
 Exposition
     Behind ``METRICS_TOKEN`` (header ``X-Metrics-Token``, compared in constant time). Under
     gunicorn ``PROMETHEUS_MULTIPROC_DIR`` is set (``config/gunicorn.py``, before workers import
-    anything), every process writes its samples there and a scrape merges them with
-    ``MultiProcessCollector`` into a fresh registry, so counts add up across workers whichever
-    worker answers. Without it (``runserver``, tests) the default registry is served.
+    anything; read here as the setting of that name), every process writes its samples there and
+    a scrape merges them with ``MultiProcessCollector`` into a fresh registry, so counts add up
+    across workers whichever worker answers. Without it (``runserver``, tests) the default
+    registry is served.
 
     Multiprocess mode only exports metrics that have samples; a labelled counter nobody used yet
     would vanish. The scrape therefore adds an empty family (``# HELP``/``# TYPE``) for every
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -107,7 +107,7 @@ class _Families(Collector):
         return self._families
 
 
-_multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+_multiprocess = bool(settings.PROMETHEUS_MULTIPROC_DIR)
 #: Figures computed elsewhere (the relay, the backup script) and served at scrape time, in
 #: single-process and multiprocess mode alike; they must not go through the per-process files.
 _scrape_collectors: list[Collector] = [
@@ -123,7 +123,9 @@ if not _multiprocess:
 def _multiprocess_registry() -> CollectorRegistry:
     """Every process's samples merged, our scrape-time gauges, and an empty family for each
     metric defined here that no process has a sample of yet."""
-    families = list(multiprocess.MultiProcessCollector(None).collect())
+    families = list(
+        multiprocess.MultiProcessCollector(None, path=settings.PROMETHEUS_MULTIPROC_DIR).collect()
+    )
     for collector in _scrape_collectors:
         families.extend(collector.collect())
     present = {family.name for family in families}

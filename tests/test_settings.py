@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import environ
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -34,6 +36,21 @@ def test_defaults_apply_when_unset():
     assert env.database("DATABASE_URL", "sqlite:///x.db")["ENGINE"].endswith("sqlite3")
 
 
+def test_reader_is_django_environ_made_strict():
+    env = EnvReader(
+        {"TOKEN": "$HOME", "BLANK": "  ", "HOSTS": "a, b,,", "FLAG": "yes", "RATE": "1O"}
+    )
+    assert isinstance(env, environ.Env)
+    assert env.str("TOKEN") == "$HOME"  # a value, never the name of another variable
+    assert env.int("BLANK", 3) == 3  # blank means the default
+    assert env.list("HOSTS", []) == ["a", "b"]
+    assert env.bool("FLAG", False) is True
+    with pytest.raises(ImproperlyConfigured, match="RATE must be a number"):
+        env.float("RATE", 1.0, lo=0.0, hi=10.0)  # django-environ alone would read 1.0
+    with pytest.raises(ImproperlyConfigured, match="BLANK is required"):
+        env("BLANK")
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
@@ -58,3 +75,56 @@ def test_startup_stops_with_one_line(variable, value, expected):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
+
+
+#: The packages pyproject.toml ships (the product's code, not tests, bench or scripts).
+PRODUCT_PACKAGES = (
+    "config",
+    "core",
+    "loyalty",
+    "outbox",
+    "integrations",
+    "notifications",
+    "portal",
+    "platform_ops",
+)
+
+
+def _settings_read(tree: ast.AST) -> set[str]:
+    """Names read as ``settings.NAME`` or ``getattr(settings, "NAME", ...)``."""
+    names = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "settings"
+            and node.attr.isupper()
+        ):
+            names.add(node.attr)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in {"getattr", "hasattr"}
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id == "settings"
+            and isinstance(node.args[1], ast.Constant)
+        ):
+            names.add(node.args[1].value)
+    return names
+
+
+def test_every_setting_read_is_declared():
+    from django.conf import global_settings
+
+    import config.settings
+
+    declared = {n for n in dir(config.settings) if n.isupper()}
+    declared |= {n for n in dir(global_settings) if n.isupper()}
+    undeclared = {}
+    for package in PRODUCT_PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            names = _settings_read(ast.parse(path.read_text(encoding="utf-8"))) - declared
+            if names:
+                undeclared[str(path.relative_to(ROOT))] = sorted(names)
+    assert not undeclared, f"settings read but not declared in config/settings.py: {undeclared}"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from notifications.fake_bot_api import FakeBotApi
+from tests.fakes.telegram_bot_api import FakeBotApi
 from tests.notifications.updates import SECRET, TOKEN
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from io import StringIO
 
 import pytest
@@ -71,6 +72,15 @@ def test_help_explains_the_commands() -> None:
         command = load_command_class("notifications", name)
         text = command.create_parser("manage.py", name).format_help()
         assert all(word in " ".join(text.split()) for word in words), (name, text)
+
+
+def test_fake_bot_api_without_a_source_checkout_is_one_line(monkeypatch) -> None:
+    # As in the production image, where tests/ is not copied: the import fails.
+    monkeypatch.setitem(sys.modules, "tests.fakes.telegram_bot_api", None)
+    with pytest.raises(CommandError) as failed:
+        _run("fake_bot_api", "--port", "0")
+    assert "source checkout" in str(failed.value)
+    assert "\n" not in str(failed.value)
 
 
 @pytest.mark.django_db

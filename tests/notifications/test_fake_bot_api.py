@@ -19,7 +19,7 @@ import pytest
 import telegram
 from telegram.error import Forbidden, NetworkError, RetryAfter
 
-from notifications.fake_bot_api import FakeBotApi
+from tests.fakes.telegram_bot_api import FakeBotApi
 
 TOKEN = "123456:TEST-token"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -559,7 +559,7 @@ def test_python_telegram_bot_talks_to_it(fake: FakeBotApi) -> None:
 
 def test_command_line_help() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "notifications.fake_bot_api", "--help"],
+        [sys.executable, "-m", "tests.fakes.telegram_bot_api", "--help"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -572,7 +572,7 @@ def test_command_line_help() -> None:
 
 def test_command_line_runs_and_logs_requests() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "notifications.fake_bot_api", "--port", "0", "--no-limits"],
+        [sys.executable, "-m", "tests.fakes.telegram_bot_api", "--port", "0", "--no-limits"],
         cwd=REPO_ROOT,
         stderr=subprocess.PIPE,
         text=True,

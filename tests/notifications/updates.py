@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from notifications.fake_bot_api import FakeBotApi
+from tests.fakes.telegram_bot_api import FakeBotApi
 
 TOKEN = "123456:TEST-token"
 SECRET = "test-webhook-secret_0123"

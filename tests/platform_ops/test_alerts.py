@@ -9,12 +9,12 @@ import time
 import pytest
 from django.test import Client
 
-from notifications.fake_bot_api import FakeBotApi
 from outbox.models import Delivery, DeliveryStatus
 from platform_ops.alert_counters import HTTP_5XX, HTTP_SLOW, counter_bump, counter_read, minute_of
 from platform_ops.alerts import NOT_CONFIGURED, alerts_check
 from platform_ops.models import Alert
 from tests.factories import make_customer, make_merchant
+from tests.fakes.telegram_bot_api import FakeBotApi
 
 TOKEN = "123456:alerts-test-token"
 CHAT = "4242"

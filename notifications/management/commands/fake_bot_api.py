@@ -1,12 +1,14 @@
-"""``fake_bot_api``: run the fake Telegram Bot API for the local demo (``make run``)."""
+"""``fake_bot_api``: run the fake Telegram Bot API for the local demo (``make run``).
+
+The fake is a test double (``tests/fakes/telegram_bot_api.py``): it is not packaged and not in
+the production image, so this command works from a source checkout only and says so otherwise.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
-
-from notifications.fake_bot_api import main
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -14,7 +16,8 @@ class Command(BaseCommand):
         "Run the fake Telegram Bot API (rate limits on, messages recorded, inspect under "
         "/_fake/) in the foreground. Point the platform at it with "
         "TELEGRAM_API_BASE_URL=http://127.0.0.1:8081 and any TELEGRAM_NOTIFY_BOT_TOKEN such as "
-        "123456:demo. Same as python -m notifications.fake_bot_api."
+        "123456:demo. Same as python -m tests.fakes.telegram_bot_api; needs a source checkout "
+        "(tests/ is not installed)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,6 +28,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            from tests.fakes.telegram_bot_api import main
+        except ImportError:
+            raise CommandError(
+                "the fake Bot API (tests/fakes/telegram_bot_api.py) is not here: it ships with "
+                "a source checkout only, not with the installed package or the image"
+            ) from None
         argv = ["--host", options["host"], "--port", str(options["port"])]
         if options["no_limits"]:
             argv.append("--no-limits")

@@ -35,8 +35,9 @@ Order of checks for a Bot API request: delay, outage, path (404), token (401), m
 parameters (400), forced 429, then the method itself (for ``sendMessage``: blocked chat 403,
 then the rate limits).
 
-Run it by hand with ``python -m notifications.fake_bot_api --port 8081 [--no-limits]``.
-Standard library only; it imports nothing from Django.
+Run it by hand from a source checkout with ``python -m tests.fakes.telegram_bot_api --port 8081
+[--no-limits]`` (or ``manage.py fake_bot_api``). Standard library only; it imports nothing from
+Django. It lives under ``tests/``, so it is not packaged nor in the production image.
 """
 
 from __future__ import annotations
@@ -1334,7 +1335,7 @@ class _Handler(BaseHTTPRequestHandler):
 def main(argv: list[str] | None = None) -> int:
     """Run the fake in the foreground until Ctrl+C or SIGTERM."""
     parser = argparse.ArgumentParser(
-        prog="python -m notifications.fake_bot_api",
+        prog="python -m tests.fakes.telegram_bot_api",
         description=(
             "Fake Telegram Bot API server for tests, benchmarks and the local demo. Point a "
             "client at http://HOST:PORT/bot<TOKEN>/<method>; inspect it under /_fake/ "
