@@ -275,3 +275,10 @@ if REDIS_URL and env.bool("DRAMATIQ_PROMETHEUS", False):
         *DRAMATIQ_BROKER["MIDDLEWARE"],
         "dramatiq.middleware.prometheus.Prometheus",
     ]
+#: The outbox's transport per delivery channel (``outbox.transports.transport_for``): the import
+#: path of a class with ``send(delivery) -> Sent`` and ``target_gone(delivery, reason=...)``.
+#: The composition root wires the channels in, so the outbox core imports none of them.
+OUTBOX_TRANSPORTS = {
+    "webhook": "outbox.transports.webhook.WebhookTransport",
+    "telegram": "notifications.transport.TelegramTransport",
+}
