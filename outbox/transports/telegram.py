@@ -8,9 +8,10 @@ transport because it is a provider client of the outbox's kind; the ``telegram``
 
 Decisions:
 
-* A thin synchronous client of ours over one pooled httpx client per process, rather than
-  python-telegram-bot's ``Bot``: Dramatiq worker threads, the relay and management commands are
-  synchronous, and PTB's ``Bot`` is asyncio (an event loop per call, and a client per loop).
+* A thin synchronous client of ours over one pooled httpx client per process
+  (:mod:`outbox.transports.http`), rather than python-telegram-bot's ``Bot``: Dramatiq worker
+  threads, the relay and management commands are synchronous, and PTB's ``Bot`` is asyncio (an
+  event loop per call, and a client per loop).
   The bot still parses updates with PTB (``notifications.bot``).
 * Timeouts are ``OUTBOX_HTTP_TIMEOUT_SECONDS`` (the notification sender's lease arithmetic
   counts on that bound), shorter per call where the caller must not wait (alerts: 5 s).
@@ -32,36 +33,21 @@ Decisions:
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import httpx
 from django.conf import settings
 
 from outbox.transports import TargetGone, Throttled, TransportError, parse_retry_after
+from outbox.transports.http import pooled_client
 
 #: retry_after used when Telegram answers 429 without saying how long to wait.
 DEFAULT_RETRY_AFTER = 1.0
 #: Characters of Telegram's ``description`` kept in an error.
 DESCRIPTION_CAP = 300
 
-_client_lock = threading.Lock()
-_client: httpx.Client | None = None
-
-
-def bot_http_client() -> httpx.Client:
-    """One pooled client per process for the Bot API: timeouts set, redirects never followed."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            timeout = settings.OUTBOX_HTTP_TIMEOUT_SECONDS
-            _client = httpx.Client(
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                headers={"user-agent": "loyalty-platform-bot/1"},
-            )
-        return _client
+#: How the client introduces itself to the Bot API.
+USER_AGENT = "loyalty-platform-bot/1"
 
 
 class BotApi:
@@ -85,7 +71,7 @@ class BotApi:
         :class:`~outbox.transports.TransportError` (the mapping in the module docstring)."""
         url = f"{str(settings.TELEGRAM_API_BASE_URL).rstrip('/')}/bot{self._token}/{method}"
         try:
-            response = bot_http_client().post(
+            response = pooled_client(USER_AGENT).post(
                 url,
                 json=payload or {},
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,

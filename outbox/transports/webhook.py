@@ -11,21 +11,19 @@ How a receiver's answer maps onto the error family (:mod:`outbox.transports`):
   ``Retry-After`` of a 429 or 503.
 
 We read at most :data:`RESPONSE_READ_CAP` bytes of an answer (a receiver cannot make us download
-a large body) through one pooled client per process that never follows redirects (a redirect
-could point past the SSRF guard).
+a large body), through the pooled client of :mod:`outbox.transports.http`, which never follows
+redirects (a redirect could point past the SSRF guard).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from django.conf import settings
 from standardwebhooks import Webhook
 
 from outbox.crypto import secret_decrypt
@@ -40,6 +38,7 @@ from outbox.transports import (
     TransportError,
     parse_retry_after,
 )
+from outbox.transports.http import pooled_client
 
 logger = logging.getLogger(__name__)
 
@@ -50,23 +49,8 @@ RESPONSE_READ_CAP = 4096
 #: receiver) while still covering receivers that take ~100 ms at a few hundred deliveries/s.
 SEND_CONCURRENCY = 16
 
-_client_lock = threading.Lock()
-_client: httpx.Client | None = None
-
-
-def http_client() -> httpx.Client:
-    """One pooled client per process: timeouts set, redirects never followed."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            timeout = settings.OUTBOX_HTTP_TIMEOUT_SECONDS
-            _client = httpx.Client(
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-                headers={"user-agent": "loyalty-platform-webhooks/1"},
-            )
-        return _client
+#: How the webhook client introduces itself to receivers.
+USER_AGENT = "loyalty-platform-webhooks/1"
 
 
 def _signed_request(
@@ -121,8 +105,9 @@ def webhook_send(
     body, headers = _signed_request(
         url=url, secret=secret, message_id=message_id, payload=payload, request_id=request_id
     )
+    client = pooled_client(USER_AGENT)
     try:
-        with http_client().stream("POST", url, content=body, headers=headers) as response:
+        with client.stream("POST", url, content=body, headers=headers) as response:
             chunk = b""
             for part in response.iter_bytes():
                 chunk += part
