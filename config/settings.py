@@ -221,6 +221,13 @@ PERIODIC_JOBS = [
     "integrations.jobs.jobs",
     "notifications.jobs.jobs",
 ]
+#: The outbox's transport per delivery channel (``outbox.transports.transport_for``): the import
+#: path of a class with ``send(delivery) -> Sent`` and ``target_gone(delivery, reason=...)``.
+#: The composition root wires the channels in, so the outbox core imports none of them.
+OUTBOX_TRANSPORTS = {
+    "webhook": "outbox.transports.webhook.WebhookTransport",
+    "telegram": "notifications.transport.TelegramTransport",
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

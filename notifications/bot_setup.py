@@ -1,26 +1,24 @@
 """One-shot calls that configure the bot at Telegram: webhook registration and the bot's username.
 
 Used by the ``set_webhook``, ``delete_webhook`` and ``telegram_link`` commands. They go through
-python-telegram-bot's ``Bot`` pointed at ``TELEGRAM_API_BASE_URL``; each runs its own event loop
-(``asyncio.run``), which is fine for a command that makes a couple of calls and exits.
+the platform's one Bot API client (:mod:`outbox.transports.telegram`) at
+``TELEGRAM_API_BASE_URL``, like every other call to Telegram; any failure becomes a one-line
+:class:`BotSetupError` naming the API and Telegram's reason (never the token).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any
 
 from django.conf import settings
-from telegram import Bot
-from telegram.error import TelegramError
+
+from outbox.transports import TransportError
+from outbox.transports.telegram import BotApi
 
 #: What the bot subscribes to: private messages only (commands and shared contacts).
 ALLOWED_UPDATES = ["message"]
 #: Where Telegram posts updates, under ``API_BASE_URL``.
 WEBHOOK_PATH = "/api/telegram/webhook"
-
-T = TypeVar("T")
 
 
 class BotSetupError(Exception):
@@ -51,52 +49,45 @@ def _secret() -> str:
     return str(secret)
 
 
-def _call(work: Callable[[Bot], Awaitable[T]], token: str) -> T:
-    async def run() -> T:
-        # Entering the bot calls getMe, which also proves the token is valid.
-        async with Bot(token, base_url=f"{settings.TELEGRAM_API_BASE_URL}/bot") as bot:
-            return await work(bot)
-
+def _call(method: str, payload: dict[str, Any], token: str) -> Any:
     try:
-        return asyncio.run(run())
-    except TelegramError as exc:
-        message = " ".join(str(exc.message).split())
-        raise BotSetupError(
-            f"Telegram Bot API at {settings.TELEGRAM_API_BASE_URL} refused: {message}"
-        ) from None
+        return BotApi(token).call(method, payload)
+    except TransportError as exc:
+        api = settings.TELEGRAM_API_BASE_URL
+        if exc.status_code is None:  # no answer: a network error or a timeout
+            raise BotSetupError(
+                f"Telegram Bot API at {api} unreachable: {exc.error_class}"
+            ) from None
+        message = " ".join((exc.excerpt or exc.error_class).split())
+        raise BotSetupError(f"Telegram Bot API at {api} refused: {message}") from None
 
 
 def webhook_register(*, drop_pending_updates: bool = False) -> str:
     """Point the bot's webhook at this deployment; returns the URL registered."""
     token, secret, url = _token(), _secret(), webhook_url()
-
-    async def work(bot: Bot) -> bool:
-        return await bot.set_webhook(
-            url=url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=drop_pending_updates,
-        )
-
-    _call(work, token)
+    _call(
+        "setWebhook",
+        {
+            "url": url,
+            "secret_token": secret,
+            "allowed_updates": ALLOWED_UPDATES,
+            "drop_pending_updates": drop_pending_updates,
+        },
+        token,
+    )
     return url
 
 
 def webhook_unregister(*, drop_pending_updates: bool = False) -> None:
     """Remove the bot's webhook (Telegram then keeps updates for up to a day)."""
-    token = _token()
-
-    async def work(bot: Bot) -> bool:
-        return await bot.delete_webhook(drop_pending_updates=drop_pending_updates)
-
-    _call(work, token)
+    _call("deleteWebhook", {"drop_pending_updates": drop_pending_updates}, _token())
 
 
 def bot_username() -> str:
     """The bot's @username (without the @), from getMe."""
-    token = _token()
-
-    async def work(bot: Bot) -> str:
-        return bot.username
-
-    return _call(work, token)
+    me = _call("getMe", {}, _token())
+    if not isinstance(me, dict) or not me.get("username"):
+        raise BotSetupError(
+            f"Telegram Bot API at {settings.TELEGRAM_API_BASE_URL} gave no username for the bot"
+        )
+    return str(me["username"])

@@ -19,14 +19,14 @@ from django.utils import timezone
 
 from notifications import metrics
 from notifications.bot import Reply, update_handle
-from notifications.delivery import bot_message_send
 from notifications.services import (
     telegram_update_claim,
     telegram_update_fail,
     telegram_update_finish,
 )
+from notifications.transport import bot_message_send, telegram_chat_gone
 from outbox import metrics as outbox_metrics
-from outbox.transports import DeliveryFailed
+from outbox.transports import Deferred, TargetGone, Throttled, TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -74,20 +74,25 @@ def telegram_update_process(*, update_id: int) -> bool:
 
 
 def reply_send(reply: Reply) -> bool:
-    """Send one reply, retrying in place after a short 429 or a network error."""
+    """Send one reply, retrying in place after a short 429 or a network error.
+
+    A reply is not an outbox delivery, so this is where its failures are decided: no slot in
+    time or a permanent refusal gives up; a chat that blocked the bot (:class:`TargetGone`) has
+    its customers marked blocked, as a delivery's would be.
+    """
     deadline = time.monotonic() + REPLY_MAX_WAIT_SECONDS
     for _ in range(REPLY_TRIES):
         try:
-            outcome = bot_message_send(
+            sent = bot_message_send(
                 chat_id=reply.chat_id,
                 text=reply.text,
                 reply_markup=reply.reply_markup,
                 deadline=deadline,
             )
-        except DeliveryFailed as failure:
-            if failure.deferred:  # no slot before the deadline: nothing was sent
-                metrics.BOT_ERRORS.labels("reply_failed").inc()
-                return False
+        except Deferred:  # no slot before the deadline: nothing was sent
+            metrics.BOT_ERRORS.labels("reply_failed").inc()
+            return False
+        except TransportError as failure:
             # Replies are not outbox deliveries, so the engine does not count them: count here.
             outbox_metrics.external_result(
                 "telegram",
@@ -97,14 +102,16 @@ def reply_send(reply: Reply) -> bool:
             )
             if failure.status_code == 429:
                 outbox_metrics.OUTBOUND_429.labels("telegram").inc()
-            if failure.permanent:
-                kind = "reply_blocked" if failure.status_code == 403 else "reply_failed"
-                metrics.BOT_ERRORS.labels(kind).inc()
+            if isinstance(failure, TargetGone):
+                telegram_chat_gone(chat_id=reply.chat_id)
+                metrics.BOT_ERRORS.labels("reply_blocked").inc()
                 return False
-            retryable = (
-                failure.throttled or failure.status_code is None or failure.status_code >= 500
-            )
-            wait = failure.retry_after if failure.throttled else 1.0
+            if failure.permanent:
+                metrics.BOT_ERRORS.labels("reply_failed").inc()
+                return False
+            throttled = isinstance(failure, Throttled)
+            retryable = throttled or failure.status_code is None or failure.status_code >= 500
+            wait = failure.retry_after if throttled else 1.0
             if not retryable or wait is None or wait > REPLY_MAX_RETRY_AFTER:
                 metrics.BOT_ERRORS.labels("reply_failed").inc()
                 logger.warning("telegram reply not sent", extra={"error": failure.error_class})
@@ -112,7 +119,7 @@ def reply_send(reply: Reply) -> bool:
             time.sleep(wait)
             deadline = max(deadline, time.monotonic() + REPLY_MAX_WAIT_SECONDS / 2)
             continue
-        outbox_metrics.external_result("telegram", status_code=outcome.status_code, ok=True)
+        outbox_metrics.external_result("telegram", status_code=sent.status_code, ok=True)
         return True
     metrics.BOT_ERRORS.labels("reply_failed").inc()
     return False

@@ -4,11 +4,39 @@ Called by the ``deliver_batch`` actor with the ids a relay leased and the lease'
 state change is conditional on still holding that lease, so a worker that lost its lease (it was
 too slow, or died and came back) changes nothing; the attempt it made is still recorded.
 Running the same message twice is therefore safe (STYLE: idempotent actors).
+
+Each delivery goes to its channel's transport (:func:`outbox.transports.transport_for`), which
+returns :class:`~outbox.transports.Sent` or raises one of the transport errors. What that does is
+decided here alone, for every channel, by the class of the outcome (:func:`_effect`):
+
+==================  ===============================  =======  ==========  ================
+outcome             delivery                         attempt  retry step  endpoint circuit
+==================  ===============================  =======  ==========  ================
+Sent                delivered                        row      used        reset
+Deferred            pending after ``retry_after``    none     not used    untouched
+Throttled           pending after ``retry_after``    row      not used    failure
+ReceiverAborted     dead                             row      used        untouched
+TargetGone          dead, and the target is retired  row      used        failure
+PermanentError      dead                             row      used        failure
+TransportError      next step of the schedule, or    row      used        failure
+                    dead (:mod:`outbox.policy`)
+==================  ===============================  =======  ==========  ================
+
+A gone target (a webhook endpoint that answered 410, a Telegram chat that blocked the bot) is
+retired by its transport (:meth:`~outbox.transports.Transport.target_gone`) before the batch's
+states are written: whoever sees the delivery dead sees the target retired, and a crash in
+between only lets the lease run out: the next try finds the target retired (or gone again).
+
+The endpoints' circuit (consecutive failures, cool-down, disabling after days of failures) is a
+policy of webhook endpoints kept in PostgreSQL, shared by every worker: :func:`_breaker_update`.
+Telegram deliveries have no endpoint, so no circuit.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +52,19 @@ from django.utils import timezone
 
 from core.request_context import reset_request_id, set_request_id
 from outbox import metrics, policy
-from outbox.crypto import secret_decrypt
 from outbox.models import Attempt, Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.selectors import pauses_active
-from outbox.transports import DeliveryFailed, SendOutcome, webhook_send
+from outbox.transports import (
+    Deferred,
+    PermanentError,
+    ReceiverAborted,
+    Sent,
+    TargetGone,
+    Throttled,
+    Transport,
+    TransportError,
+    transport_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,73 +74,102 @@ BREAKER_THRESHOLD = 10
 BREAKER_COOLDOWN = timedelta(seconds=60)
 #: An endpoint failing without a single success for this long is disabled.
 DISABLE_AFTER = timedelta(days=5)
-#: Concurrent sends per worker process. More threads than this cost more CPU per delivery in
-#: GIL contention (measured: 32 threads used ~60 % more CPU than 4 against a fast receiver)
-#: while still covering receivers that take ~100 ms at a few hundred deliveries/s.
-SEND_CONCURRENCY = 16
 
-_pool = ThreadPoolExecutor(max_workers=SEND_CONCURRENCY, thread_name_prefix="outbox-send")
-#: Telegram sends per worker process; the shared limiter keeps them within the Bot API's limits.
-TELEGRAM_CONCURRENCY = 8
-_telegram_pool = ThreadPoolExecutor(
-    max_workers=TELEGRAM_CONCURRENCY, thread_name_prefix="outbox-telegram"
-)
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def send_pool(channel: str) -> ThreadPoolExecutor:
+    """The threads that send one channel's deliveries, as many as its transport's
+    ``concurrency`` (one pool per channel: Telegram sends may sleep in the rate limiter, and
+    webhooks keep flowing meanwhile)."""
+    with _pools_lock:
+        pool = _pools.get(channel)
+        if pool is None:
+            pool = _pools[channel] = ThreadPoolExecutor(
+                max_workers=transport_for(channel).concurrency,
+                thread_name_prefix=f"outbox-{channel}",
+            )
+        return pool
 
 
 @dataclass
 class Result:
     delivery: Delivery
-    outcome: SendOutcome | None = None
-    failure: DeliveryFailed | None = None
+    #: ``provider`` label of ``external_requests_total``.
+    provider: str
+    sent: Sent | None = None
+    error: TransportError | None = None
     started_at: datetime | None = None
     duration_ms: int = 0
 
 
-def _send_one(delivery: Delivery, secrets: dict[Any, str]) -> Result:
+@dataclass(frozen=True)
+class Effect:
+    """What one try's outcome does besides the delivery's next state (the table above)."""
+
+    #: An :class:`~outbox.models.Attempt` row is written (and the try's metrics counted).
+    attempt: bool
+    #: The try uses up a step of the retry schedule (``Delivery.attempts`` + 1).
+    retry_step: bool
+    #: The try counts as a failure of the webhook endpoint's circuit.
+    circuit_failure: bool
+    #: The target is retired (:meth:`~outbox.transports.Transport.target_gone`).
+    retire_target: bool = False
+
+
+_DELIVERED = Effect(attempt=True, retry_step=True, circuit_failure=False)
+#: The table of the module docstring: the first class the error is an instance of wins, so a
+#: subclass comes before its base.
+_EFFECTS: list[tuple[type[TransportError], Effect]] = [
+    (Deferred, Effect(attempt=False, retry_step=False, circuit_failure=False)),
+    (Throttled, Effect(attempt=True, retry_step=False, circuit_failure=True)),
+    (ReceiverAborted, Effect(attempt=True, retry_step=True, circuit_failure=False)),
+    (TargetGone, Effect(attempt=True, retry_step=True, circuit_failure=True, retire_target=True)),
+    (PermanentError, Effect(attempt=True, retry_step=True, circuit_failure=True)),
+    (TransportError, Effect(attempt=True, retry_step=True, circuit_failure=True)),
+]
+
+
+def _effect(error: TransportError | None) -> Effect:
+    if error is None:
+        return _DELIVERED
+    return next(effect for kind, effect in _EFFECTS if isinstance(error, kind))
+
+
+def _send_one(delivery: Delivery, transport: Transport) -> Result:
     # The API request that caused the event: carried into this thread's log lines.
     token = set_request_id(delivery.event.request_id or None)
     try:
-        return _send_one_traced(delivery, secrets)
+        return _send_one_traced(delivery, transport)
     finally:
         reset_request_id(token)
 
 
-def _send_one_traced(delivery: Delivery, secrets: dict[Any, str]) -> Result:
+def _send_one_traced(delivery: Delivery, transport: Transport) -> Result:
     started_at = datetime.now(UTC)
-    started = timezone.now()
+    started = time.perf_counter()
     try:
-        if delivery.channel == Channel.WEBHOOK:
-            assert delivery.endpoint is not None
-            outcome = webhook_send(
-                url=delivery.endpoint.url,
-                secret=secrets[delivery.endpoint_id],
-                message_id=delivery.event.message_id,
-                payload=delivery.event.payload,
-                request_id=delivery.event.request_id,
-            )
-        else:
-            from notifications.delivery import telegram_deliver
-
-            outcome = telegram_deliver(delivery)
-        return Result(
-            delivery, outcome=outcome, started_at=started_at, duration_ms=outcome.duration_ms
-        )
-    except DeliveryFailed as failure:
-        duration = int((timezone.now() - started).total_seconds() * 1000)
-        return Result(delivery, failure=failure, started_at=started_at, duration_ms=duration)
-    except Exception as exc:  # a bug or an unexpected library error must not kill the batch
-        logger.exception("delivery %s failed unexpectedly", delivery.id)
-        duration = int((timezone.now() - started).total_seconds() * 1000)
+        sent = transport.send(delivery)
         return Result(
             delivery,
-            failure=DeliveryFailed(exc.__class__.__name__),
+            transport.provider,
+            sent=sent,
             started_at=started_at,
-            duration_ms=duration,
+            duration_ms=sent.duration_ms,
         )
-
-
-def _provider(channel: str) -> str:
-    return "merchant_webhook" if channel == Channel.WEBHOOK else "telegram"
+    except TransportError as exc:
+        error = exc
+    except Exception as exc:  # a bug or an unexpected library error must not kill the batch
+        logger.exception("delivery %s failed unexpectedly", delivery.id)
+        error = TransportError(exc.__class__.__name__)
+    return Result(
+        delivery,
+        transport.provider,
+        error=error,
+        started_at=started_at,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+    )
 
 
 def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str, int]:
@@ -154,16 +220,7 @@ def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str
         )
         counts["dead"] += 1
 
-    secrets = {
-        d.endpoint_id: secret_decrypt(d.endpoint.secret_encrypted)
-        for d in to_send
-        if d.endpoint is not None
-    }
-    # Telegram sends may sleep in the rate limiter; their own pool keeps webhooks flowing.
-    futures = [
-        (_pool if d.channel == Channel.WEBHOOK else _telegram_pool).submit(_send_one, d, secrets)
-        for d in to_send
-    ]
+    futures = [send_pool(d.channel).submit(_send_one, d, transport_for(d.channel)) for d in to_send]
     results = [future.result() for future in futures]
     _record(results, token=token, counts=counts)
     return dict(counts)
@@ -175,80 +232,82 @@ def _schedule_for(delivery: Delivery) -> list[int]:
     return list(settings.OUTBOX_RETRY_SCHEDULE)
 
 
+def _attempt_row(result: Result, now: datetime) -> Attempt:
+    sent, error = result.sent, result.error
+    return Attempt(
+        delivery_id=result.delivery.id,
+        started_at=result.started_at or now,
+        duration_ms=result.duration_ms,
+        status_code=sent.status_code if sent else error.status_code if error else None,
+        error_class=error.error_class[:100] if error else "",
+        response_excerpt=((sent.excerpt if sent else error.excerpt if error else "") or "")[:500],
+    )
+
+
+def _count(result: Result, now: datetime) -> None:
+    """The delivery metrics of one try that reached the provider (deferred ones did not)."""
+    d, error = result.delivery, result.error
+    if error is None:
+        metrics.external_result(
+            result.provider, status_code=result.sent.status_code if result.sent else None, ok=True
+        )
+        metrics.OUTBOUND_SEND_SUCCESS.labels(d.channel).inc()
+        metrics.COMMIT_TO_DELIVERED.labels(d.channel).observe(
+            max((now - d.event.created_at).total_seconds(), 0)
+        )
+        return
+    metrics.external_result(
+        result.provider,
+        status_code=error.status_code,
+        ok=False,
+        error=error.status_code is None,
+    )
+    metrics.OUTBOUND_SEND_FAILED.labels(d.channel).inc()
+    if error.status_code == 429:
+        metrics.OUTBOUND_429.labels(d.channel).inc()
+
+
+def _target_retire(result: Result) -> None:
+    error = result.error
+    assert isinstance(error, TargetGone)
+    d = result.delivery
+    try:
+        transport_for(d.channel).target_gone(d, reason=error.reason)
+    except Exception:  # the delivery still ends; the target's next delivery retires it again
+        logger.exception("delivery target not retired", extra={"delivery_id": d.id})
+
+
 def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) -> None:
     now = timezone.now()
-    attempts = []
+    attempts: list[Attempt] = []
     delivered: list[Result] = []
-    failed: list[Result] = []
+    failed: list[tuple[Result, Effect]] = []
+    deferred: list[Result] = []
     endpoint_ok: set[Any] = set()
     endpoint_reset: set[Any] = set()
     endpoint_failures: dict[Any, int] = defaultdict(int)
-    disable: dict[Any, str] = {}
-    deferred: list[Result] = []
     for result in results:
-        d = result.delivery
-        failure = result.failure
-        if failure is not None and failure.deferred:
+        d, error = result.delivery, result.error
+        effect = _effect(error)
+        if not effect.attempt:
             # Nothing was sent (no rate-limiter slot in time): no try and no failure to count.
             deferred.append(result)
             continue
-        attempts.append(
-            Attempt(
-                delivery_id=d.id,
-                started_at=result.started_at or now,
-                duration_ms=result.duration_ms,
-                status_code=(
-                    result.outcome.status_code
-                    if result.outcome
-                    else failure.status_code
-                    if failure
-                    else None
-                ),
-                error_class=failure.error_class[:100] if failure else "",
-                response_excerpt=(
-                    (
-                        result.outcome.excerpt
-                        if result.outcome
-                        else failure.excerpt
-                        if failure
-                        else ""
-                    )
-                    or ""
-                )[:500],
-            )
-        )
-        provider = _provider(d.channel)
-        if failure is None:
+        attempts.append(_attempt_row(result, now))
+        _count(result, now)
+        if error is None:
             delivered.append(result)
-            metrics.external_result(
-                provider,
-                status_code=result.outcome.status_code if result.outcome else None,
-                ok=True,
-            )
-            metrics.OUTBOUND_SEND_SUCCESS.labels(d.channel).inc()
-            metrics.COMMIT_TO_DELIVERED.labels(d.channel).observe(
-                max((now - d.event.created_at).total_seconds(), 0)
-            )
             if d.endpoint is not None:
                 endpoint_ok.add(d.endpoint_id)
                 # Only endpoints with a failure streak need their breaker reset (saves a write).
                 if d.endpoint.consecutive_failures or d.endpoint.failing_since:
                     endpoint_reset.add(d.endpoint_id)
-        else:
-            failed.append(result)
-            metrics.external_result(
-                provider,
-                status_code=failure.status_code,
-                ok=False,
-                error=failure.status_code is None,
-            )
-            metrics.OUTBOUND_SEND_FAILED.labels(d.channel).inc()
-            if failure.status_code == 429:
-                metrics.OUTBOUND_429.labels(d.channel).inc()
-            if d.endpoint_id and not failure.abort:
-                endpoint_failures[d.endpoint_id] += 1
-            if d.endpoint_id and failure.disable_target:
-                disable[d.endpoint_id] = failure.disable_target
+            continue
+        failed.append((result, effect))
+        if d.endpoint_id and effect.circuit_failure:
+            endpoint_failures[d.endpoint_id] += 1
+        if effect.retire_target:
+            _target_retire(result)
 
     with transaction.atomic():
         Attempt.objects.bulk_create(attempts)
@@ -268,57 +327,52 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 updated_at=now,
             )
             counts["delivered"] += n
-        for result in failed:
-            d = result.delivery
-            failure = result.failure
-            assert failure is not None
+        for result, effect in failed:
+            d, error = result.delivery, result.error
+            assert error is not None
             decision = policy.decide(
                 attempts_done=d.attempts + 1,
                 schedule=_schedule_for(d),
                 now=now,
-                status_code=failure.status_code,
-                retry_after=failure.retry_after,
-                permanent=failure.permanent,
-                throttled=failure.throttled,
+                status_code=error.status_code,
+                retry_after=error.retry_after,
+                permanent=error.permanent,
+                # A try that uses no step (Telegram's 429) waits exactly retry_after.
+                throttled=not effect.retry_step,
             )
-            error = (
-                f"{failure.error_class}: {failure.excerpt}"
-                if failure.excerpt
-                else failure.error_class
-            )
+            message = error.error_class
+            if error.excerpt:
+                message = f"{message}: {error.excerpt}"
             Delivery.objects.filter(
                 id=d.id, lease_token=token, status=DeliveryStatus.LEASED
             ).update(
                 status=DeliveryStatus.DEAD if decision.dead else DeliveryStatus.PENDING,
                 next_attempt_at=decision.next_attempt_at or d.next_attempt_at,
-                # A throttled try (Telegram 429) is recorded as an Attempt but uses no retry step.
-                attempts=F("attempts") + (0 if failure.throttled else 1),
+                attempts=F("attempts") + (1 if effect.retry_step else 0),
                 lease_token=None,
                 lease_expires_at=None,
-                last_error=error[:500],
-                last_status_code=failure.status_code,
+                last_error=message[:500],
+                last_status_code=error.status_code,
                 updated_at=now,
             )
             counts["dead" if decision.dead else "retry"] += 1
         for result in deferred:
-            failure = result.failure
-            assert failure is not None
+            error = result.error
+            assert error is not None
             Delivery.objects.filter(
                 id=result.delivery.id, lease_token=token, status=DeliveryStatus.LEASED
             ).update(
                 status=DeliveryStatus.PENDING,
-                next_attempt_at=now + timedelta(seconds=failure.retry_after or 1.0),
+                next_attempt_at=now + timedelta(seconds=error.retry_after or 1.0),
                 lease_token=None,
                 lease_expires_at=None,
                 updated_at=now,
             )
             counts["deferred"] += 1
-        _breaker_update(endpoint_ok, endpoint_reset, endpoint_failures, disable, now)
+        _breaker_update(endpoint_ok, endpoint_reset, endpoint_failures, now)
 
 
-def _breaker_update(
-    ok: set[Any], reset: set[Any], failures: dict[Any, int], disable: dict[Any, str], now: datetime
-) -> None:
+def _breaker_update(ok: set[Any], reset: set[Any], failures: dict[Any, int], now: datetime) -> None:
     if reset:
         WebhookEndpoint.objects.filter(id__in=reset).exclude(
             consecutive_failures=0, failing_since=None
@@ -342,11 +396,4 @@ def _breaker_update(
         ).update(
             is_enabled=False,
             disabled_reason=f"failing without a success since more than {DISABLE_AFTER.days} days",
-        )
-    for endpoint_id, reason in disable.items():
-        WebhookEndpoint.objects.filter(id=endpoint_id, is_enabled=True).update(
-            is_enabled=False, disabled_reason=reason[:300]
-        )
-        logger.warning(
-            "webhook endpoint disabled", extra={"endpoint_id": str(endpoint_id), "reason": reason}
         )

@@ -1,8 +1,12 @@
-"""Retry policy: what happens after a failed try.
+"""Retry policy: what happens to a delivery after a failed try.
+
+The engine calls :func:`decide` for every try that reached the provider and failed, with what the
+transport's error says (:mod:`outbox.transports`):
 
 * 2xx: delivered.
-* ``webhook-delivery: abort-message`` from the receiver, 410 Gone, or an unsafe target: dead at
-  once (410 also disables the endpoint).
+* A permanent error (``webhook-delivery: abort-message`` from the receiver, 410 Gone, a Telegram
+  chat that blocked the bot, an unsafe target, no text for the event): dead at once (a gone
+  target is also retired by the engine).
 * 429 or 503 with ``Retry-After``: the next try waits exactly that long (capped at one hour).
 * A throttled try (Telegram's 429 with ``retry_after``): waits exactly that long and uses no
   step of the schedule, so a busy Bot API never kills a message.

@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
@@ -32,6 +31,8 @@ from django.utils import timezone
 from core.cache import cache_add, cache_get, cache_set
 from outbox.metrics import external_result
 from outbox.selectors import outbox_dead_count
+from outbox.transports import Throttled, TransportError
+from outbox.transports.telegram import BotApi
 from platform_ops.alert_counters import HTTP_5XX, HTTP_SLOW, counter_read, last_sample, minute_of
 from platform_ops.models import Alert
 
@@ -61,37 +62,33 @@ def alert_fingerprint(kind: str, *parts: str) -> str:
 
 
 def alert_telegram_send(text: str) -> AlertSend:
-    """One message to the alerts chat; honours one short Retry-After. Never logs the token."""
+    """One message to the alerts chat through the Bot API client, which never logs the token;
+    honours one short Retry-After (at most :data:`MAX_RETRY_AFTER_SECONDS`)."""
     token, chat_id = settings.ALERT_TELEGRAM_BOT_TOKEN, settings.ALERT_TELEGRAM_CHAT_ID
     if not token or not chat_id:
         return AlertSend(delivered=False, error=NOT_CONFIGURED)
-    url = f"{settings.TELEGRAM_API_BASE_URL}/bot{token}/sendMessage"
+    bot = BotApi(str(token))
     body = {"chat_id": chat_id, "text": text[:4096], "disable_web_page_preview": True}
     for attempt in (1, 2):
         try:
-            response = httpx.post(url, json=body, timeout=SEND_TIMEOUT_SECONDS)
-        except httpx.HTTPError as exc:
-            external_result("telegram", status_code=None, ok=False, error=True)
-            return AlertSend(delivered=False, error=f"network error: {exc.__class__.__name__}")
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {}
-        ok = response.status_code == 200 and bool(answer.get("ok"))
-        external_result("telegram", status_code=response.status_code, ok=ok)
-        if ok:
-            return AlertSend(delivered=True)
-        retry_after = (answer.get("parameters") or {}).get("retry_after")
-        if (
-            response.status_code == 429
-            and attempt == 1
-            and isinstance(retry_after, int)
-            and retry_after <= MAX_RETRY_AFTER_SECONDS
-        ):
-            time.sleep(retry_after)
-            continue
-        description = str(answer.get("description", ""))[:200]
-        return AlertSend(delivered=False, error=f"HTTP {response.status_code}: {description}")
+            bot.call("sendMessage", body, timeout=SEND_TIMEOUT_SECONDS)
+        except TransportError as failure:
+            if failure.status_code is None:
+                external_result("telegram", status_code=None, ok=False, error=True)
+                return AlertSend(delivered=False, error=f"network error: {failure.error_class}")
+            external_result("telegram", status_code=failure.status_code, ok=False)
+            if (
+                isinstance(failure, Throttled)
+                and attempt == 1
+                and failure.retry_after <= MAX_RETRY_AFTER_SECONDS
+            ):
+                time.sleep(failure.retry_after)
+                continue
+            return AlertSend(
+                delivered=False, error=f"HTTP {failure.status_code}: {failure.excerpt[:200]}"
+            )
+        external_result("telegram", status_code=200, ok=True)
+        return AlertSend(delivered=True)
     return AlertSend(delivered=False, error="rate limited")  # pragma: no cover (loop exits above)
 
 

@@ -14,8 +14,7 @@ from django.utils import timezone
 from loyalty.models import Customer, TelegramStatus
 from loyalty.services import customer_telegram_link, points_adjust, purchase_commit, refund_create
 from notifications.limiter import send_rate_limiter
-from outbox.engine import _pool as engine_pool
-from outbox.engine import deliveries_process
+from outbox.engine import deliveries_process, send_pool
 from outbox.models import Attempt, Channel, Delivery, DeliveryStatus
 from outbox.relay import deliveries_claim
 from tests.factories import make_customer, make_merchant
@@ -200,4 +199,4 @@ def test_send_without_a_slot_in_time_is_handed_back_uncounted(bot_settings, fake
     assert Attempt.objects.count() == 0
     assert fake_api.request_log() == []
     # The engine's send thread opened its own database connection; close it with the test.
-    engine_pool.submit(connections.close_all).result()
+    send_pool(Channel.TELEGRAM).submit(connections.close_all).result()

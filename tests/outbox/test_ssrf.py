@@ -6,7 +6,8 @@ import pytest
 
 from outbox.errors import UnsafeTarget
 from outbox.ssrf import target_check
-from outbox.transports import DeliveryFailed, webhook_send
+from outbox.transports import TransportError
+from outbox.transports.webhook import webhook_send
 
 
 @pytest.mark.parametrize(
@@ -42,7 +43,7 @@ def test_allowed_when_private_targets_enabled():
 
 def test_send_time_check_refuses_without_calling(settings):
     settings.OUTBOX_ALLOW_PRIVATE_TARGETS = False
-    with pytest.raises(DeliveryFailed) as info:
+    with pytest.raises(TransportError) as info:
         webhook_send(
             url="http://127.0.0.1:9/hook",
             secret="whsec_" + "A" * 44,

@@ -1,0 +1,152 @@
+"""The webhook transport: one signed Standard Webhooks POST to a merchant's endpoint.
+
+How a receiver's answer maps onto the error family (:mod:`outbox.transports`):
+
+* 2xx: :class:`Sent`, with the first bytes of the answer;
+* ``webhook-delivery: abort-message`` (any non-2xx status): :class:`ReceiverAborted`;
+* 410 Gone: :class:`TargetGone`; the engine then disables the endpoint (:meth:`target_gone`);
+* an address the SSRF guard refuses (checked again at send time: DNS may have changed):
+  :class:`PermanentError`, without calling it;
+* anything else, timeouts and network errors included: :class:`TransportError`, carrying the
+  ``Retry-After`` of a 429 or 503.
+
+We read at most :data:`RESPONSE_READ_CAP` bytes of an answer (a receiver cannot make us download
+a large body), through the pooled client of :mod:`outbox.transports.http`, which never follows
+redirects (a redirect could point past the SSRF guard).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from standardwebhooks import Webhook
+
+from outbox.crypto import secret_decrypt
+from outbox.errors import UnsafeTarget
+from outbox.models import Delivery, WebhookEndpoint
+from outbox.ssrf import target_check
+from outbox.transports import (
+    PermanentError,
+    ReceiverAborted,
+    Sent,
+    TargetGone,
+    TransportError,
+    parse_retry_after,
+)
+from outbox.transports.http import pooled_client
+
+logger = logging.getLogger(__name__)
+
+#: Bytes of a receiver's response we read and keep; the rest is never downloaded.
+RESPONSE_READ_CAP = 4096
+#: Concurrent webhook sends per worker process. More threads than this cost more CPU per
+#: delivery in GIL contention (measured: 32 threads used ~60 % more CPU than 4 against a fast
+#: receiver) while still covering receivers that take ~100 ms at a few hundred deliveries/s.
+SEND_CONCURRENCY = 16
+
+#: How the webhook client introduces itself to receivers.
+USER_AGENT = "loyalty-platform-webhooks/1"
+
+
+def _signed_request(
+    *, url: str, secret: str, message_id: str, payload: dict[str, Any], request_id: str
+) -> tuple[bytes, dict[str, str]]:
+    try:
+        target_check(url)
+    except UnsafeTarget as exc:
+        raise PermanentError("UnsafeTarget", excerpt=exc.detail) from None
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    now = datetime.now(UTC)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, now, body),
+    }
+    if request_id:
+        headers["x-request-id"] = request_id
+    return body.encode(), headers
+
+
+def _judge(status: int, headers: httpx.Headers, excerpt: str, duration_ms: int) -> Sent:
+    """Turn a receiver's answer into :class:`Sent` or an error of the family."""
+    if 200 <= status < 300:
+        return Sent(status_code=status, duration_ms=duration_ms, excerpt=excerpt)
+    if headers.get("webhook-delivery", "").lower() == "abort-message":
+        raise ReceiverAborted("Aborted", status_code=status, excerpt=excerpt)
+    if status == 410:
+        raise TargetGone(
+            "Gone", status_code=status, excerpt=excerpt, reason="receiver answered 410 Gone"
+        )
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    raise TransportError(
+        f"HTTP{status}",
+        status_code=status,
+        retry_after=retry_after if status in (429, 503) else None,
+        excerpt=excerpt,
+    )
+
+
+def webhook_send(
+    *,
+    url: str,
+    secret: str,
+    message_id: str,
+    payload: dict[str, Any],
+    request_id: str = "",
+) -> Sent:
+    """POST one signed Standard Webhooks message; raise a :class:`TransportError` unless 2xx."""
+    started = time.perf_counter()
+    body, headers = _signed_request(
+        url=url, secret=secret, message_id=message_id, payload=payload, request_id=request_id
+    )
+    client = pooled_client(USER_AGENT)
+    try:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            chunk = b""
+            for part in response.iter_bytes():
+                chunk += part
+                if len(chunk) >= RESPONSE_READ_CAP:
+                    break
+            excerpt = chunk[:RESPONSE_READ_CAP].decode("utf-8", "replace")[:500]
+            status, response_headers = response.status_code, response.headers
+    except httpx.HTTPError as exc:
+        raise TransportError(exc.__class__.__name__) from None
+    return _judge(status, response_headers, excerpt, int((time.perf_counter() - started) * 1000))
+
+
+class WebhookTransport:
+    """The ``webhook`` channel: the delivery's event, signed with its endpoint's secret."""
+
+    provider = "merchant_webhook"
+    concurrency = SEND_CONCURRENCY
+
+    def send(self, delivery: Delivery) -> Sent:
+        endpoint = delivery.endpoint
+        if endpoint is None:  # the engine sends only to existing, enabled endpoints
+            raise PermanentError("NoEndpoint", excerpt="delivery has no endpoint")
+        event = delivery.event
+        return webhook_send(
+            url=endpoint.url,
+            secret=secret_decrypt(endpoint.secret_encrypted),
+            message_id=event.message_id,
+            payload=event.payload,
+            request_id=event.request_id,
+        )
+
+    def target_gone(self, delivery: Delivery, *, reason: str) -> None:
+        """Disable the endpoint: its deliveries end as dead, with the reason, until re-enabled."""
+        if delivery.endpoint_id is None:
+            return
+        WebhookEndpoint.objects.filter(id=delivery.endpoint_id, is_enabled=True).update(
+            is_enabled=False, disabled_reason=reason[:300]
+        )
+        logger.warning(
+            "webhook endpoint disabled",
+            extra={"endpoint_id": str(delivery.endpoint_id), "reason": reason},
+        )
