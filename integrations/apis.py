@@ -26,26 +26,26 @@ from integrations.fields import (
     StrictCharField,
     StrictSerializer,
     amount_field,
+    payload_serializer,
     points_field,
     validated,
 )
 from integrations.idempotency import idempotency_key_from, idempotent
 from integrations.openapi import idempotency_key, problems
-from integrations.selectors import (
-    LEDGER_PAGE_DEFAULT,
-    LEDGER_PAGE_MAX,
+from integrations.selectors import LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX, ledger_page
+from integrations.services import purchase_calculate, purchase_commit_for_register
+from loyalty.payloads import (
+    LedgerEntryPayload,
+    PurchasePayload,
+    QuotePayload,
+    RefundResultPayload,
+    customer_payload,
     ledger_entry_payload,
-    ledger_page,
+    purchase_payload,
+    quote_payload,
     refund_result_payload,
 )
-from integrations.services import purchase_calculate, purchase_commit_for_register
-from loyalty.models import EntryKind
-from loyalty.selectors import (
-    customer_get,
-    customer_get_by_phone,
-    customer_payload,
-    purchase_payload,
-)
+from loyalty.selectors import customer_get, customer_get_by_phone
 from loyalty.services import customer_code_redeem, customer_register, refund_create
 
 # --- customers -----------------------------------------------------------------------------
@@ -191,21 +191,7 @@ class PurchaseCalculateApi(IntegrationApi):
     class PurchaseCalculateInput(PurchaseInput):
         """The purchase to quote: `customer_id` or `code`, and the amount."""
 
-    class PurchaseCalculateOutput(serializers.Serializer):
-        """The quote, and the customer it is for."""
-
-        customer_id = serializers.UUIDField(help_text="Continue with this id after using a code.")
-        balance_points = serializers.IntegerField(help_text="Spendable points now.")
-        amount_minor = serializers.IntegerField()
-        redeem_points = serializers.IntegerField(help_text="Points that would be redeemed.")
-        redeemed_minor = serializers.IntegerField(help_text="Money those points pay for.")
-        payable_minor = serializers.IntegerField(help_text="What the customer pays in money.")
-        max_redeem_points = serializers.IntegerField(
-            help_text="The most points this purchase allows."
-        )
-        earn_points = serializers.IntegerField(help_text="Points the purchase would earn.")
-        earn_bps = serializers.IntegerField(help_text="Earn rate applied, 500 = 5 %.")
-        tier = serializers.CharField(allow_null=True, help_text="The customer's tier, if any.")
+    PurchaseCalculateOutput = payload_serializer(QuotePayload, name="PurchaseCalculateOutput")
 
     @extend_schema(
         operation_id="purchase_calculate",
@@ -229,11 +215,7 @@ class PurchaseCalculateApi(IntegrationApi):
             redeem_points=data["redeem_points"],
             lines=data.get("lines"),
         )
-        body = {
-            **result.quote.as_dict(),
-            "customer_id": result.customer.id,
-            "balance_points": result.customer.balance_points,
-        }
+        body = quote_payload(customer=result.customer, quote=result.quote)
         return Response(self.PurchaseCalculateOutput(body).data)
 
 
@@ -249,22 +231,7 @@ class PurchaseCommitApi(IntegrationApi):
 
         at_least_one_of = (("outlet_id", "device_id", "manager_id"),)
 
-    class PurchaseOutput(serializers.Serializer):
-        """A committed purchase."""
-
-        id = serializers.UUIDField()
-        order_id = serializers.CharField()
-        customer_id = serializers.UUIDField()
-        amount_minor = serializers.IntegerField()
-        earned_points = serializers.IntegerField()
-        redeemed_points = serializers.IntegerField()
-        redeemed_minor = serializers.IntegerField()
-        refunded_minor = serializers.IntegerField()
-        balance_points = serializers.IntegerField(help_text="The customer's balance after it.")
-        outlet_id = serializers.UUIDField(allow_null=True)
-        device_id = serializers.UUIDField(allow_null=True)
-        manager_id = serializers.UUIDField(allow_null=True)
-        created_at = serializers.DateTimeField()
+    PurchaseOutput = payload_serializer(PurchasePayload, name="PurchaseOutput")
 
     @extend_schema(
         operation_id="purchase_commit",
@@ -314,21 +281,7 @@ class RefundCreateApi(IntegrationApi):
 
         exactly_one_of = (("purchase_id", "order_id"),)
 
-    class RefundOutput(serializers.Serializer):
-        """A refund and the customer's balance after it."""
-
-        id = serializers.UUIDField()
-        purchase_id = serializers.UUIDField()
-        order_id = serializers.CharField()
-        customer_id = serializers.UUIDField()
-        amount_minor = serializers.IntegerField()
-        earned_points_reversed = serializers.IntegerField()
-        earned_points_shortfall = serializers.IntegerField(
-            help_text="Earned points that could not be taken back (already spent)."
-        )
-        redeemed_points_returned = serializers.IntegerField()
-        balance_points = serializers.IntegerField(help_text="The customer's balance after it.")
-        created_at = serializers.DateTimeField()
+    RefundOutput = payload_serializer(RefundResultPayload, name="RefundOutput")
 
     @extend_schema(
         operation_id="refund_create",
@@ -359,18 +312,7 @@ class RefundCreateApi(IntegrationApi):
 # --- ledger --------------------------------------------------------------------------------
 
 
-class LedgerEntryOutput(serializers.Serializer):
-    """One ledger entry: a change of the customer's points."""
-
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=EntryKind.choices)
-    points = serializers.IntegerField(help_text="Change of the spendable balance.")
-    pending_points = serializers.IntegerField(help_text="Change of not-yet-spendable points.")
-    balance_after = serializers.IntegerField()
-    purchase_id = serializers.UUIDField(allow_null=True)
-    refund_id = serializers.UUIDField(allow_null=True)
-    reason = serializers.CharField(allow_blank=True)
-    created_at = serializers.DateTimeField()
+LedgerEntryOutput = payload_serializer(LedgerEntryPayload, name="LedgerEntryOutput")
 
 
 class TransactionListApi(IntegrationApi):

@@ -7,6 +7,7 @@ rows and ledger entries, and records the outbox event announcing the change
 One module per concern; import the services from here (``from loyalty.services import X``).
 """
 
+from loyalty.payloads import refund_payload  # here before loyalty.payloads existed
 from loyalty.services.customers import (
     CUSTOMER_CODE_DIGITS,
     CUSTOMER_CODE_TTL,
@@ -26,7 +27,7 @@ from loyalty.services.points import (
     points_expiry_remind,
 )
 from loyalty.services.purchases import PlaceRefs, place_resolve, purchase_commit, purchase_quote
-from loyalty.services.refunds import refund_create, refund_payload
+from loyalty.services.refunds import refund_create
 
 __all__ = [
     "CUSTOMER_CODE_DIGITS",

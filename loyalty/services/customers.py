@@ -15,8 +15,8 @@ from django.utils import timezone
 from core.errors import Conflict
 from loyalty.errors import CodeInvalid
 from loyalty.models import Customer, CustomerCode, Merchant, TelegramStatus
+from loyalty.payloads import customer_payload
 from loyalty.phones import phone_normalize
-from loyalty.selectors import customer_payload
 from outbox.models import EventType
 from outbox.services import outbox_event_record
 
@@ -51,7 +51,7 @@ def customer_register(*, merchant: Merchant, phone: str, name: str = "") -> Cust
     outbox_event_record(
         merchant=merchant,
         event_type=EventType.CUSTOMER_CREATED,
-        data=customer_payload(customer),
+        data=dict(customer_payload(customer)),
         customer=customer,
     )
     return customer
@@ -76,7 +76,7 @@ def customer_telegram_link(
     outbox_event_record(
         merchant=merchant,
         event_type=EventType.CUSTOMER_TELEGRAM_LINKED,
-        data=customer_payload(customer),
+        data=dict(customer_payload(customer)),
         customer=customer,
     )
     return customer

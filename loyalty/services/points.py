@@ -14,6 +14,7 @@ from core.errors import ValidationFailed
 from loyalty import pricing
 from loyalty.errors import InsufficientPoints
 from loyalty.models import Customer, EntryKind, LedgerEntry, Merchant, PointsLot, TelegramStatus
+from loyalty.payloads import PointsAdjustedData, PointsExpiredData, PointsExpiringData
 from loyalty.selectors import program_for
 from loyalty.services.ledger import customer_lock, entry_record, lot_create, lots_consume_fifo
 from outbox.models import EventType
@@ -47,12 +48,14 @@ def points_adjust(*, merchant: Merchant, customer_id: Any, points: int, reason: 
         outbox_event_record(
             merchant=merchant,
             event_type=EventType.POINTS_ADJUSTED,
-            data={
-                "customer_id": str(customer.id),
-                "points": points,
-                "reason": entry.reason,
-                "balance_points": customer.balance_points,
-            },
+            data=dict(
+                PointsAdjustedData(
+                    customer_id=str(customer.id),
+                    points=points,
+                    reason=entry.reason,
+                    balance_points=customer.balance_points,
+                )
+            ),
             customer=customer,
         )
     return entry
@@ -116,11 +119,13 @@ def points_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
             outbox_event_record(
                 merchant=customer.merchant,
                 event_type=EventType.POINTS_EXPIRED,
-                data={
-                    "customer_id": str(customer.id),
-                    "points": points,
-                    "balance_points": customer.balance_points,
-                },
+                data=dict(
+                    PointsExpiredData(
+                        customer_id=str(customer.id),
+                        points=points,
+                        balance_points=customer.balance_points,
+                    )
+                ),
                 customer=customer,
             )
             expired_total += points
@@ -159,12 +164,14 @@ def points_expiry_remind(*, now: datetime | None = None, limit: int = 1000) -> i
             outbox_event_record(
                 merchant=customer.merchant,
                 event_type=EventType.POINTS_EXPIRING_SOON,
-                data={
-                    "customer_id": str(customer.id),
-                    "points": sum(lot.remaining for lot in lots),
-                    "expires_at": soonest.isoformat(),
-                    "balance_points": customer.balance_points,
-                },
+                data=dict(
+                    PointsExpiringData(
+                        customer_id=str(customer.id),
+                        points=sum(lot.remaining for lot in lots),
+                        expires_at=soonest.isoformat(),
+                        balance_points=customer.balance_points,
+                    )
+                ),
                 customer=customer,
             )
             reminded += 1

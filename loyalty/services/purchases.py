@@ -21,7 +21,8 @@ from loyalty.models import (
     Outlet,
     Purchase,
 )
-from loyalty.selectors import program_for, purchase_payload, tier_for
+from loyalty.payloads import purchase_payload
+from loyalty.selectors import program_for, tier_for
 from loyalty.services.ledger import customer_lock, entry_record, lot_create, lots_consume_fifo
 from outbox.models import EventType
 from outbox.services import outbox_event_record
@@ -172,7 +173,7 @@ def purchase_commit(
             outbox_event_record(
                 merchant=merchant,
                 event_type=EventType.PURCHASE_COMMITTED,
-                data=purchase_payload(purchase, balance_points=customer.balance_points),
+                data=dict(purchase_payload(purchase, balance_points=customer.balance_points)),
                 customer=customer,
             )
     except IntegrityError as exc:

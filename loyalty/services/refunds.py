@@ -12,7 +12,8 @@ from core.errors import ValidationFailed
 from loyalty import pricing
 from loyalty.errors import RefundNotAllowed
 from loyalty.models import EntryKind, Merchant, PointsLot, Purchase, Refund
-from loyalty.selectors import program_for, purchase_get, purchase_payload
+from loyalty.payloads import refunded_data
+from loyalty.selectors import program_for, purchase_get
 from loyalty.services.ledger import customer_lock, entry_record, lot_create, lots_consume_fifo
 from outbox.models import EventType
 from outbox.services import outbox_event_record
@@ -126,24 +127,9 @@ def refund_create(
         outbox_event_record(
             merchant=merchant,
             event_type=EventType.PURCHASE_REFUNDED,
-            data={
-                **refund_payload(refund),
-                "purchase": purchase_payload(purchase, balance_points=customer.balance_points),
-                "balance_points": customer.balance_points,
-            },
+            data=dict(refunded_data(refund, balance_points=customer.balance_points)),
             customer=customer,
         )
+    # The answer shows the customer's balance after the refund: hand over the locked row.
+    purchase.customer = customer
     return refund
-
-
-def refund_payload(refund: Refund) -> dict[str, Any]:
-    return {
-        "id": str(refund.id),
-        "purchase_id": str(refund.purchase_id),
-        "order_id": refund.purchase.order_id,
-        "amount_minor": refund.amount_minor,
-        "earned_points_reversed": refund.earned_points_reversed,
-        "earned_points_shortfall": refund.earned_points_shortfall,
-        "redeemed_points_returned": refund.redeemed_points_returned,
-        "created_at": refund.created_at.isoformat(),
-    }
