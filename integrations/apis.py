@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.idempotency import Idempotency
 from integrations.fields import (
     CodeField,
     CustomerOutput,
@@ -33,7 +34,7 @@ from integrations.fields import (
 from integrations.idempotency import idempotency_key_from, idempotent
 from integrations.openapi import idempotency_key, problems
 from integrations.selectors import LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX, ledger_page
-from integrations.services import purchase_calculate, purchase_commit_for_register
+from loyalty.models import Customer, Purchase, Refund
 from loyalty.payloads import (
     LedgerEntryPayload,
     PurchasePayload,
@@ -46,7 +47,13 @@ from loyalty.payloads import (
     refund_result_payload,
 )
 from loyalty.selectors import customer_get, customer_get_by_phone
-from loyalty.services import customer_code_redeem, customer_register, refund_create
+from loyalty.services import (
+    customer_code_redeem,
+    customer_register,
+    purchase_calculate,
+    purchase_commit,
+    refund_create,
+)
 
 # --- customers -----------------------------------------------------------------------------
 
@@ -79,11 +86,15 @@ class CodeRedeemApi(IntegrationApi):
         key = idempotency_key_from(request, required=False)
         data = validated(self.CodeRedeemInput, request.data)
 
-        def perform() -> tuple[int, Any]:
-            customer = customer_code_redeem(merchant=request.auth.merchant, code=data["code"])
+        def perform(idempotency: Idempotency[Customer] | None) -> Customer:
+            return customer_code_redeem(
+                merchant=request.auth.merchant, code=data["code"], idempotency=idempotency
+            )
+
+        def render(customer: Customer) -> tuple[int, Any]:
             return 200, self.CodeRedeemOutput({"customer": customer_payload(customer)}).data
 
-        return idempotent(request, operation="POST code", key=key, perform=perform)
+        return idempotent(request, operation="POST code", key=key, render=render, perform=perform)
 
 
 class CustomerGetApi(IntegrationApi):
@@ -146,13 +157,20 @@ class CustomerRegisterApi(IntegrationApi):
         key = idempotency_key_from(request, required=False)
         data = validated(self.CustomerRegisterInput, request.data)
 
-        def perform() -> tuple[int, Any]:
-            customer = customer_register(
-                merchant=request.auth.merchant, phone=data["phone"], name=data["name"]
+        def perform(idempotency: Idempotency[Customer] | None) -> Customer:
+            return customer_register(
+                merchant=request.auth.merchant,
+                phone=data["phone"],
+                name=data["name"],
+                idempotency=idempotency,
             )
+
+        def render(customer: Customer) -> tuple[int, Any]:
             return 201, CustomerOutput(customer_payload(customer)).data
 
-        return idempotent(request, operation="POST customers", key=key, perform=perform)
+        return idempotent(
+            request, operation="POST customers", key=key, render=render, perform=perform
+        )
 
 
 # --- purchases -----------------------------------------------------------------------------
@@ -248,8 +266,8 @@ class PurchaseCommitApi(IntegrationApi):
         key = idempotency_key_from(request, required=True)
         data = validated(self.PurchaseCommitInput, request.data)
 
-        def perform() -> tuple[int, Any]:
-            purchase = purchase_commit_for_register(
+        def perform(idempotency: Idempotency[Purchase] | None) -> Purchase:
+            return purchase_commit(
                 merchant=request.auth.merchant,
                 customer_id=data.get("customer_id"),
                 code=data.get("code"),
@@ -260,11 +278,16 @@ class PurchaseCommitApi(IntegrationApi):
                 outlet_id=data.get("outlet_id"),
                 device_id=data.get("device_id"),
                 manager_id=data.get("manager_id"),
+                idempotency=idempotency,
             )
+
+        def render(purchase: Purchase) -> tuple[int, Any]:
             payload = purchase_payload(purchase, balance_points=purchase.customer.balance_points)
             return 201, self.PurchaseOutput(payload).data
 
-        return idempotent(request, operation="POST purchases", key=key, perform=perform)
+        return idempotent(
+            request, operation="POST purchases", key=key, render=render, perform=perform
+        )
 
 
 class RefundCreateApi(IntegrationApi):
@@ -297,16 +320,21 @@ class RefundCreateApi(IntegrationApi):
         key = idempotency_key_from(request, required=True)
         data = validated(self.RefundCreateInput, request.data)
 
-        def perform() -> tuple[int, Any]:
-            refund = refund_create(
+        def perform(idempotency: Idempotency[Refund] | None) -> Refund:
+            return refund_create(
                 merchant=request.auth.merchant,
                 purchase_id=data.get("purchase_id"),
                 order_id=data.get("order_id"),
                 amount_minor=data.get("amount_minor"),
+                idempotency=idempotency,
             )
+
+        def render(refund: Refund) -> tuple[int, Any]:
             return 201, self.RefundOutput(refund_result_payload(refund)).data
 
-        return idempotent(request, operation="POST refunds", key=key, perform=perform)
+        return idempotent(
+            request, operation="POST refunds", key=key, render=render, perform=perform
+        )
 
 
 # --- ledger --------------------------------------------------------------------------------

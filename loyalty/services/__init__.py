@@ -26,13 +26,21 @@ from loyalty.services.points import (
     points_expiring_soon,
     points_expiry_remind,
 )
-from loyalty.services.purchases import PlaceRefs, place_resolve, purchase_commit, purchase_quote
+from loyalty.services.purchases import (
+    Calculation,
+    PlaceRefs,
+    place_resolve,
+    purchase_calculate,
+    purchase_commit,
+    purchase_quote,
+)
 from loyalty.services.refunds import refund_create
 
 __all__ = [
     "CUSTOMER_CODE_DIGITS",
     "CUSTOMER_CODE_TTL",
     "EXPIRY_REMINDER_WINDOW",
+    "Calculation",
     "MerchantSetup",
     "PlaceRefs",
     "customer_code_issue",
@@ -47,6 +55,7 @@ __all__ = [
     "points_expire_due",
     "points_expiring_soon",
     "points_expiry_remind",
+    "purchase_calculate",
     "purchase_commit",
     "purchase_quote",
     "refund_create",

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict
+from core.idempotency import Idempotency
 from loyalty.errors import CodeInvalid
 from loyalty.models import Customer, CustomerCode, Merchant, TelegramStatus
 from loyalty.payloads import customer_payload
@@ -26,9 +27,28 @@ CUSTOMER_CODE_TTL = timedelta(seconds=300)
 CUSTOMER_CODE_DIGITS = 9
 
 
-@transaction.atomic
-def customer_register(*, merchant: Merchant, phone: str, name: str = "") -> Customer:
-    """Register a customer by phone; a phone already registered is a :class:`Conflict`."""
+def customer_register(
+    *,
+    merchant: Merchant,
+    phone: str,
+    name: str = "",
+    idempotency: Idempotency[Customer] | None = None,
+) -> Customer:
+    """Register a customer by phone; a phone already registered is a :class:`Conflict`.
+
+    Not durable: set-up commands register their demo customer inside their own transaction.
+    From the API this is the outermost transaction, so the customer and the stored answer of
+    ``idempotency`` commit together.
+    """
+    with transaction.atomic():
+        customer = _customer_create(merchant=merchant, phone=phone, name=name)
+        if idempotency is not None:
+            idempotency.complete(customer)
+    return customer
+
+
+def _customer_create(*, merchant: Merchant, phone: str, name: str) -> Customer:
+    """The registration itself, in the caller's transaction (the Telegram link reuses it)."""
     e164 = phone_normalize(phone)
     existing = Customer.objects.filter(merchant=merchant, phone=e164).first()
     if existing is not None:
@@ -57,6 +77,7 @@ def customer_register(*, merchant: Merchant, phone: str, name: str = "") -> Cust
     return customer
 
 
+# Not durable: the bot handles an update in one transaction with marking it processed.
 @transaction.atomic
 def customer_telegram_link(
     *, merchant: Merchant, phone: str, chat_id: int, name: str = "", language: str = ""
@@ -65,7 +86,7 @@ def customer_telegram_link(
     e164 = phone_normalize(phone)
     customer = Customer.objects.select_for_update().filter(merchant=merchant, phone=e164).first()
     if customer is None:
-        customer = customer_register(merchant=merchant, phone=e164, name=name)
+        customer = _customer_create(merchant=merchant, phone=e164, name=name)
         customer = Customer.objects.select_for_update().get(id=customer.id)
     customer.telegram_chat_id = chat_id
     customer.telegram_status = TelegramStatus.LINKED
@@ -114,8 +135,29 @@ def customer_code_issue(*, customer: Customer, now: datetime | None = None) -> s
     raise RuntimeError("could not draw a unique customer code")
 
 
-def customer_code_redeem(*, merchant: Merchant, code: str, now: datetime | None = None) -> Customer:
-    """Resolve and consume a one-time code (single use, short-lived) by a conditional update."""
+def customer_code_redeem(
+    *,
+    merchant: Merchant,
+    code: str,
+    now: datetime | None = None,
+    idempotency: Idempotency[Customer] | None = None,
+) -> Customer:
+    """The customer behind a one-time code (single use, short-lived), consuming the code."""
+    with transaction.atomic(durable=True):
+        customer = customer_code_consume(merchant=merchant, code=code, now=now)
+        if idempotency is not None:
+            idempotency.complete(customer)
+    return customer
+
+
+def customer_code_consume(
+    *, merchant: Merchant, code: str, now: datetime | None = None
+) -> Customer:
+    """Resolve and consume a code by a conditional update, in the caller's transaction.
+
+    A purchase or quote that uses the code consumes it in its own transaction, so that a
+    failed one leaves the code usable.
+    """
     now = now or timezone.now()
     code = str(code).strip().replace(" ", "").replace("-", "")
     digest = _code_hash(merchant.id, code)

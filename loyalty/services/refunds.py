@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.errors import ValidationFailed
+from core.idempotency import Idempotency
 from loyalty import pricing
 from loyalty.errors import RefundNotAllowed
 from loyalty.models import EntryKind, Merchant, PointsLot, Purchase, Refund
@@ -25,12 +26,14 @@ def refund_create(
     purchase_id: Any = None,
     order_id: str | None = None,
     amount_minor: int | None = None,
+    idempotency: Idempotency[Refund] | None = None,
 ) -> Refund:
     """Refund all or part of a purchase, moving points in proportion to the refunded share.
 
     Redeemed points come back as a new lot; earned points are taken back from the purchase's own
     lot first, then oldest first. Points already spent cannot be taken back: the balance never
     goes negative and the shortfall is recorded on the refund (``earned_points_shortfall``).
+    ``idempotency`` is completed with the refund in the refund's transaction.
     """
     if purchase_id is None and not order_id:
         msg = "Send purchase_id or order_id of the purchase to refund."
@@ -38,7 +41,7 @@ def refund_create(
     if amount_minor is not None:
         pricing.amount_check(amount_minor, field="amount_minor")
     found = purchase_get(merchant=merchant, purchase_id=purchase_id, order_id=order_id)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # Lock order everywhere: customer, then purchase.
         customer = customer_lock(merchant=merchant, customer_id=found.customer_id)
         purchase = Purchase.objects.select_for_update().get(id=found.id)
@@ -130,6 +133,8 @@ def refund_create(
             data=dict(refunded_data(refund, balance_points=customer.balance_points)),
             customer=customer,
         )
-    # The answer shows the customer's balance after the refund: hand over the locked row.
-    purchase.customer = customer
+        # The answer shows the customer's balance after the refund: hand over the locked row.
+        purchase.customer = customer
+        if idempotency is not None:
+            idempotency.complete(refund)
     return refund
