@@ -52,10 +52,7 @@ def _customer_create(*, merchant: Merchant, phone: str, name: str) -> Customer:
     e164 = phone_normalize(phone)
     existing = Customer.objects.filter(merchant=merchant, phone=e164).first()
     if existing is not None:
-        raise Conflict(
-            f"Phone {e164} is already registered as customer {existing.id}.",
-            extra={"customer_id": str(existing.id)},
-        )
+        raise _phone_taken(e164, existing)
     try:
         with transaction.atomic():
             customer = Customer.objects.create(
@@ -63,11 +60,7 @@ def _customer_create(*, merchant: Merchant, phone: str, name: str) -> Customer:
             )
     except IntegrityError:
         # A concurrent registration of the same phone won the unique constraint.
-        existing = Customer.objects.get(merchant=merchant, phone=e164)
-        raise Conflict(
-            f"Phone {e164} is already registered as customer {existing.id}.",
-            extra={"customer_id": str(existing.id)},
-        ) from None
+        raise _phone_taken(e164, Customer.objects.get(merchant=merchant, phone=e164)) from None
     outbox_event_record(
         merchant=merchant,
         event_type=EventType.CUSTOMER_CREATED,
@@ -75,6 +68,13 @@ def _customer_create(*, merchant: Merchant, phone: str, name: str) -> Customer:
         customer=customer,
     )
     return customer
+
+
+def _phone_taken(e164: str, existing: Customer) -> Conflict:
+    return Conflict(
+        f"Phone {e164} is already registered as customer {existing.id}.",
+        extra={"customer_id": str(existing.id)},
+    )
 
 
 # Not durable: the bot handles an update in one transaction with marking it processed.
