@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.idempotency import Idempotency
 from core.openapi import problems
 from integrations.fields import (
     CodeField,
@@ -27,27 +28,33 @@ from integrations.fields import (
     StrictCharField,
     StrictSerializer,
     amount_field,
+    payload_serializer,
     points_field,
     validated,
 )
 from integrations.idempotency import idempotency_key_from, idempotent
 from integrations.openapi import idempotency_key
-from integrations.selectors import (
-    LEDGER_PAGE_DEFAULT,
-    LEDGER_PAGE_MAX,
+from integrations.selectors import LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX, ledger_page
+from loyalty.models import Customer, Purchase, Refund
+from loyalty.payloads import (
+    LedgerEntryPayload,
+    PurchasePayload,
+    QuotePayload,
+    RefundResultPayload,
+    customer_payload,
     ledger_entry_payload,
-    ledger_page,
+    purchase_payload,
+    quote_payload,
     refund_result_payload,
 )
-from integrations.services import purchase_calculate, purchase_commit_for_register
-from loyalty.models import EntryKind
-from loyalty.selectors import (
-    customer_get,
-    customer_get_by_phone,
-    customer_payload,
-    purchase_payload,
+from loyalty.selectors import customer_get, customer_get_by_phone
+from loyalty.services import (
+    customer_code_redeem,
+    customer_register,
+    purchase_calculate,
+    purchase_commit,
+    refund_create,
 )
-from loyalty.services import customer_code_redeem, customer_register, refund_create
 
 # --- customers -----------------------------------------------------------------------------
 
@@ -80,11 +87,15 @@ class CodeRedeemApi(IntegrationApi):
         key = idempotency_key_from(request, required=False)
         data = validated(self.CodeRedeemInput, request.data)
 
-        def perform() -> tuple[int, Any]:
-            customer = customer_code_redeem(merchant=request.auth.merchant, code=data["code"])
+        def perform(idempotency: Idempotency[Customer] | None) -> Customer:
+            return customer_code_redeem(
+                merchant=request.auth.merchant, code=data["code"], idempotency=idempotency
+            )
+
+        def render(customer: Customer) -> tuple[int, Any]:
             return 200, self.CodeRedeemOutput({"customer": customer_payload(customer)}).data
 
-        return idempotent(request, operation="POST code", key=key, perform=perform)
+        return idempotent(request, operation="POST code", key=key, render=render, perform=perform)
 
 
 class CustomerGetApi(IntegrationApi):
@@ -147,13 +158,20 @@ class CustomerRegisterApi(IntegrationApi):
         key = idempotency_key_from(request, required=False)
         data = validated(self.CustomerRegisterInput, request.data)
 
-        def perform() -> tuple[int, Any]:
-            customer = customer_register(
-                merchant=request.auth.merchant, phone=data["phone"], name=data["name"]
+        def perform(idempotency: Idempotency[Customer] | None) -> Customer:
+            return customer_register(
+                merchant=request.auth.merchant,
+                phone=data["phone"],
+                name=data["name"],
+                idempotency=idempotency,
             )
+
+        def render(customer: Customer) -> tuple[int, Any]:
             return 201, CustomerOutput(customer_payload(customer)).data
 
-        return idempotent(request, operation="POST customers", key=key, perform=perform)
+        return idempotent(
+            request, operation="POST customers", key=key, render=render, perform=perform
+        )
 
 
 # --- purchases -----------------------------------------------------------------------------
@@ -192,21 +210,7 @@ class PurchaseCalculateApi(IntegrationApi):
     class PurchaseCalculateInput(PurchaseInput):
         """The purchase to quote: `customer_id` or `code`, and the amount."""
 
-    class PurchaseCalculateOutput(serializers.Serializer):
-        """The quote, and the customer it is for."""
-
-        customer_id = serializers.UUIDField(help_text="Continue with this id after using a code.")
-        balance_points = serializers.IntegerField(help_text="Spendable points now.")
-        amount_minor = serializers.IntegerField()
-        redeem_points = serializers.IntegerField(help_text="Points that would be redeemed.")
-        redeemed_minor = serializers.IntegerField(help_text="Money those points pay for.")
-        payable_minor = serializers.IntegerField(help_text="What the customer pays in money.")
-        max_redeem_points = serializers.IntegerField(
-            help_text="The most points this purchase allows."
-        )
-        earn_points = serializers.IntegerField(help_text="Points the purchase would earn.")
-        earn_bps = serializers.IntegerField(help_text="Earn rate applied, 500 = 5 %.")
-        tier = serializers.CharField(allow_null=True, help_text="The customer's tier, if any.")
+    PurchaseCalculateOutput = payload_serializer(QuotePayload, name="PurchaseCalculateOutput")
 
     @extend_schema(
         operation_id="purchase_calculate",
@@ -230,11 +234,7 @@ class PurchaseCalculateApi(IntegrationApi):
             redeem_points=data["redeem_points"],
             lines=data.get("lines"),
         )
-        body = {
-            **result.quote.as_dict(),
-            "customer_id": result.customer.id,
-            "balance_points": result.customer.balance_points,
-        }
+        body = quote_payload(customer=result.customer, quote=result.quote)
         return Response(self.PurchaseCalculateOutput(body).data)
 
 
@@ -250,22 +250,7 @@ class PurchaseCommitApi(IntegrationApi):
 
         at_least_one_of = (("outlet_id", "device_id", "manager_id"),)
 
-    class PurchaseOutput(serializers.Serializer):
-        """A committed purchase."""
-
-        id = serializers.UUIDField()
-        order_id = serializers.CharField()
-        customer_id = serializers.UUIDField()
-        amount_minor = serializers.IntegerField()
-        earned_points = serializers.IntegerField()
-        redeemed_points = serializers.IntegerField()
-        redeemed_minor = serializers.IntegerField()
-        refunded_minor = serializers.IntegerField()
-        balance_points = serializers.IntegerField(help_text="The customer's balance after it.")
-        outlet_id = serializers.UUIDField(allow_null=True)
-        device_id = serializers.UUIDField(allow_null=True)
-        manager_id = serializers.UUIDField(allow_null=True)
-        created_at = serializers.DateTimeField()
+    PurchaseOutput = payload_serializer(PurchasePayload, name="PurchaseOutput")
 
     @extend_schema(
         operation_id="purchase_commit",
@@ -282,8 +267,8 @@ class PurchaseCommitApi(IntegrationApi):
         key = idempotency_key_from(request, required=True)
         data = validated(self.PurchaseCommitInput, request.data)
 
-        def perform() -> tuple[int, Any]:
-            purchase = purchase_commit_for_register(
+        def perform(idempotency: Idempotency[Purchase] | None) -> Purchase:
+            return purchase_commit(
                 merchant=request.auth.merchant,
                 customer_id=data.get("customer_id"),
                 code=data.get("code"),
@@ -294,11 +279,16 @@ class PurchaseCommitApi(IntegrationApi):
                 outlet_id=data.get("outlet_id"),
                 device_id=data.get("device_id"),
                 manager_id=data.get("manager_id"),
+                idempotency=idempotency,
             )
+
+        def render(purchase: Purchase) -> tuple[int, Any]:
             payload = purchase_payload(purchase, balance_points=purchase.customer.balance_points)
             return 201, self.PurchaseOutput(payload).data
 
-        return idempotent(request, operation="POST purchases", key=key, perform=perform)
+        return idempotent(
+            request, operation="POST purchases", key=key, render=render, perform=perform
+        )
 
 
 class RefundCreateApi(IntegrationApi):
@@ -315,21 +305,7 @@ class RefundCreateApi(IntegrationApi):
 
         exactly_one_of = (("purchase_id", "order_id"),)
 
-    class RefundOutput(serializers.Serializer):
-        """A refund and the customer's balance after it."""
-
-        id = serializers.UUIDField()
-        purchase_id = serializers.UUIDField()
-        order_id = serializers.CharField()
-        customer_id = serializers.UUIDField()
-        amount_minor = serializers.IntegerField()
-        earned_points_reversed = serializers.IntegerField()
-        earned_points_shortfall = serializers.IntegerField(
-            help_text="Earned points that could not be taken back (already spent)."
-        )
-        redeemed_points_returned = serializers.IntegerField()
-        balance_points = serializers.IntegerField(help_text="The customer's balance after it.")
-        created_at = serializers.DateTimeField()
+    RefundOutput = payload_serializer(RefundResultPayload, name="RefundOutput")
 
     @extend_schema(
         operation_id="refund_create",
@@ -345,33 +321,27 @@ class RefundCreateApi(IntegrationApi):
         key = idempotency_key_from(request, required=True)
         data = validated(self.RefundCreateInput, request.data)
 
-        def perform() -> tuple[int, Any]:
-            refund = refund_create(
+        def perform(idempotency: Idempotency[Refund] | None) -> Refund:
+            return refund_create(
                 merchant=request.auth.merchant,
                 purchase_id=data.get("purchase_id"),
                 order_id=data.get("order_id"),
                 amount_minor=data.get("amount_minor"),
+                idempotency=idempotency,
             )
+
+        def render(refund: Refund) -> tuple[int, Any]:
             return 201, self.RefundOutput(refund_result_payload(refund)).data
 
-        return idempotent(request, operation="POST refunds", key=key, perform=perform)
+        return idempotent(
+            request, operation="POST refunds", key=key, render=render, perform=perform
+        )
 
 
 # --- ledger --------------------------------------------------------------------------------
 
 
-class LedgerEntryOutput(serializers.Serializer):
-    """One ledger entry: a change of the customer's points."""
-
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=EntryKind.choices)
-    points = serializers.IntegerField(help_text="Change of the spendable balance.")
-    pending_points = serializers.IntegerField(help_text="Change of not-yet-spendable points.")
-    balance_after = serializers.IntegerField()
-    purchase_id = serializers.UUIDField(allow_null=True)
-    refund_id = serializers.UUIDField(allow_null=True)
-    reason = serializers.CharField(allow_blank=True)
-    created_at = serializers.DateTimeField()
+LedgerEntryOutput = payload_serializer(LedgerEntryPayload, name="LedgerEntryOutput")
 
 
 class TransactionListApi(IntegrationApi):

@@ -1,10 +1,12 @@
-"""Building blocks of the integration API views: the base view, strict request fields, and the
-customer and line shapes several operations share."""
+"""Building blocks of the integration API views: the base view, strict request fields, output
+serializers derived from the domain's payload shapes, and the customer and line shapes several
+operations share."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from django.conf import settings
 from rest_framework import serializers
@@ -16,6 +18,7 @@ from rest_framework.views import APIView
 from core.errors import ValidationFailed
 from integrations.authentication import ApiKeyAuthentication, HasKeyScope
 from integrations.throttling import ApiKeyThrottle
+from loyalty.payloads import Choices, CustomerPayload, Doc, Format
 from loyalty.phones import phone_normalize
 from loyalty.pricing import MAX_AMOUNT_MINOR, MAX_POINTS
 
@@ -219,18 +222,51 @@ class LineInput(StrictSerializer):
     sku = StrictCharField(max_length=100, required=False, allow_blank=True)
 
 
-class CustomerOutput(serializers.Serializer):
-    """A customer with their points."""
+def payload_serializer(shape: type, *, name: str) -> type[serializers.Serializer]:
+    """The output serializer of a payload shape declared in :mod:`loyalty.payloads`.
 
-    id = serializers.UUIDField()
-    phone = serializers.CharField(help_text="E.164.")
-    name = serializers.CharField(allow_blank=True)
-    balance_points = serializers.IntegerField(help_text="Spendable points.")
-    pending_points = serializers.IntegerField(help_text="Earned points not yet spendable.")
-    tier = serializers.CharField(
-        allow_null=True, help_text="The tier reached, if the program has tiers."
-    )
-    telegram_linked = serializers.BooleanField(
-        help_text="Whether the customer's Telegram is linked."
-    )
-    created_at = serializers.DateTimeField()
+    Each key of the ``TypedDict`` becomes a field of the type its annotation says, with its help
+    text, nullable when the type admits None; the shape's docstring describes the component,
+    which the OpenAPI schema calls ``name``. Built once at import.
+    """
+    fields = {
+        key: _payload_field(hint)
+        for key, hint in get_type_hints(shape, include_extras=True).items()
+    }
+    attrs: dict[str, Any] = {"__doc__": shape.__doc__, "__module__": __name__, **fields}
+    return type(name, (serializers.Serializer,), attrs)
+
+
+def _payload_field(hint: Any) -> serializers.Field:
+    marks: list[Any] = []
+    options: dict[str, Any] = {}
+    while True:
+        if get_origin(hint) is Annotated:
+            hint, *more = get_args(hint)
+            marks.extend(more)
+        elif get_origin(hint) in (Union, UnionType) and type(None) in get_args(hint):
+            (hint,) = (arg for arg in get_args(hint) if arg is not type(None))
+            options["allow_null"] = True
+        else:
+            break
+    for mark in marks:
+        if isinstance(mark, Doc):
+            options["help_text"] = mark.text
+    if Format.UUID in marks:
+        return serializers.UUIDField(**options)
+    if Format.DATE_TIME in marks:
+        return serializers.DateTimeField(**options)
+    choices = next((mark.choices for mark in marks if isinstance(mark, Choices)), None)
+    if choices is not None:
+        return serializers.ChoiceField(choices=choices, **options)
+    if hint is bool:
+        return serializers.BooleanField(**options)
+    if hint is int:
+        return serializers.IntegerField(**options)
+    if hint is str:
+        return serializers.CharField(**options)
+    raise TypeError(f"no serializer field for a payload field of type {hint!r}")
+
+
+#: A customer with their points (answered by several operations).
+CustomerOutput = payload_serializer(CustomerPayload, name="CustomerOutput")

@@ -1,7 +1,8 @@
 """The ``Idempotency-Key`` header around a write endpoint; the record keeping is in services.
 
-See :mod:`integrations.services` for why the claim commits first and the domain write and the
-stored response commit together.
+The view claims the key and replays stored answers; the domain service owns the transaction and
+completes the claim inside it. See :mod:`integrations.services` for why the claim commits first
+and the domain write and the stored response commit together.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from django.db import transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.errors import ValidationFailed
+from core.idempotency import Idempotency
 from integrations.services import (
+    IdempotencyClaim,
     IdempotentReplay,
     idempotency_claim,
     idempotency_complete,
@@ -30,6 +32,10 @@ logger = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+ResultT = TypeVar("ResultT")
+#: Turns a write's result into the answer: HTTP status and JSON body.
+Render = Callable[[ResultT], tuple[int, Any]]
 
 
 def request_fingerprint(data: Any) -> str:
@@ -55,20 +61,41 @@ def idempotency_key_from(request: Request, *, required: bool) -> str | None:
     return key
 
 
+class KeyClaim(Generic[ResultT]):
+    """A claimed key as the domain sees it (:class:`core.idempotency.Idempotency`).
+
+    The service calls :meth:`complete` with its result inside its own transaction; the claim
+    renders the answer once, stores it with the write, and keeps it for the view to send.
+    """
+
+    def __init__(self, claim: IdempotencyClaim, render: Render[ResultT]) -> None:
+        self.claim = claim
+        self.render = render
+        self.answer: tuple[int, Any] | None = None
+
+    def complete(self, result: ResultT) -> None:
+        status, body = self.render(result)
+        idempotency_complete(claim=self.claim, status_code=status, body=body)
+        self.answer = (status, body)
+
+
 def idempotent(
     request: Request,
     *,
     operation: str,
     key: str | None,
-    perform: Callable[[], tuple[int, Any]],
+    render: Render[ResultT],
+    perform: Callable[[Idempotency[ResultT] | None], ResultT],
 ) -> Response:
-    """Run ``perform`` (the write, answering status and body) at most once per key.
+    """Run the write ``perform`` at most once per key, answering what ``render`` makes of it.
 
-    Without a key ``perform`` simply runs. With one, the first successful response is stored in
-    the write's own transaction and replayed to retries with ``Idempotent-Replayed: true``.
+    ``perform`` calls the service with the claim it is given (None without a key); the service
+    stores the rendered answer in its own transaction, and retries with the key get that answer
+    again with ``Idempotent-Replayed: true``. This claims, replays and releases; it opens no
+    transaction.
     """
     if key is None:
-        status, body = perform()
+        status, body = render(perform(None))
         return Response(body, status=status)
     claim = idempotency_claim(
         merchant=request.auth.merchant,
@@ -78,10 +105,9 @@ def idempotent(
     )
     if isinstance(claim, IdempotentReplay):
         return Response(claim.body, status=claim.status_code, headers={REPLAYED_HEADER: "true"})
+    held = KeyClaim(claim, render)
     try:
-        with transaction.atomic():
-            status, body = perform()
-            idempotency_complete(claim=claim, status_code=status, body=body)
+        perform(held)
     except BaseException:
         # Nothing was committed: free the key so that a corrected request may use it. If even
         # that fails (database gone), the claim's lease runs out and frees the key later.
@@ -90,4 +116,7 @@ def idempotent(
         except Exception:
             logger.exception("could not release Idempotency-Key claim %s", claim.record_id)
         raise
+    if held.answer is None:
+        raise RuntimeError(f"{operation}: the service did not complete its Idempotency-Key claim")
+    status, body = held.answer
     return Response(body, status=status)

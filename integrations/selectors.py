@@ -1,4 +1,4 @@
-"""Integration API reads: the customer's ledger page by page, and refund results."""
+"""Integration API reads: the customer's ledger page by page."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ValidationFailed
-from loyalty.models import Customer, LedgerEntry, Merchant, Refund
+from loyalty.models import LedgerEntry, Merchant
 from loyalty.selectors import customer_get, ledger_list
-from loyalty.services import refund_payload
 
 #: Page size when the client does not say, and the most it may ask for.
 LEDGER_PAGE_DEFAULT = 50
@@ -60,28 +59,3 @@ def ledger_page(
     page = rows[:limit]
     next_cursor = cursor_encode(page[-1].id) if len(rows) > limit else None
     return LedgerPage(entries=page, next_cursor=next_cursor)
-
-
-def ledger_entry_payload(entry: LedgerEntry) -> dict[str, Any]:
-    """A ledger entry as the API shows it."""
-    return {
-        "id": entry.id,
-        "kind": entry.kind,
-        "points": entry.points,
-        "pending_points": entry.pending_points,
-        "balance_after": entry.balance_after,
-        "purchase_id": str(entry.purchase_id) if entry.purchase_id else None,
-        "refund_id": str(entry.refund_id) if entry.refund_id else None,
-        "reason": entry.reason,
-        "created_at": entry.created_at.isoformat(),
-    }
-
-
-def refund_result_payload(refund: Refund) -> dict[str, Any]:
-    """A refund as the API answers it: the refund, its customer and their balance after it."""
-    customer = Customer.objects.only("id", "balance_points").get(id=refund.purchase.customer_id)
-    return {
-        **refund_payload(refund),
-        "customer_id": str(customer.id),
-        "balance_points": customer.balance_points,
-    }

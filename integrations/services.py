@@ -1,4 +1,4 @@
-"""Integration API writes: API keys, idempotency records, and the register's purchase flow.
+"""Integration API writes: API keys and idempotency records.
 
 Idempotency (``Idempotency-Key``) in three steps, chosen so that a key can never double-apply a
 write and never stay locked by a request that died:
@@ -7,10 +7,12 @@ write and never stay locked by a request that died:
    constraint (merchant, key) decides the race: exactly one request wins the claim; the others
    read the record and get the stored response (replay), 422 (another body) or 409 (still
    running). No read-then-write.
-2. The winner runs the domain service and :func:`idempotency_complete` in ONE transaction (the
-   loyalty services use plain ``transaction.atomic()`` and nest as savepoints): the purchase and
-   the stored response commit together or not at all, so a stored response always means the
-   write happened and a missing one means it did not.
+2. The winner hands its claim to the domain service (as a :class:`core.idempotency.Idempotency`,
+   see :mod:`integrations.idempotency`). The service opens its own transaction and, as its last
+   step inside it, completes the claim, which renders the answer and calls
+   :func:`idempotency_complete`: the write and the stored response commit together or not at
+   all, so a stored response always means the write happened and a missing one means it did
+   not.
 3. On any error the transaction rolls back and :func:`idempotency_release` deletes the claim, so
    the client may correct the request and retry with the same key; only successful responses are
    kept. A process killed mid-request leaves a claim whose ``locked_until`` lease runs out; the
@@ -34,10 +36,7 @@ from django.utils import timezone
 
 from integrations.errors import IdempotencyInProgress, IdempotencyKeyReused
 from integrations.models import ApiKey, IdempotencyRecord
-from loyalty import pricing
-from loyalty.models import Customer, Merchant, Purchase
-from loyalty.selectors import customer_get
-from loyalty.services import customer_code_redeem, purchase_commit, purchase_quote
+from loyalty.models import Merchant
 
 KEY_PREFIX = "lk_"
 SCOPES = ("read", "write")
@@ -222,79 +221,3 @@ def idempotency_purge(*, now: datetime | None = None, batch: int = 5000) -> int:
         if not ids:
             return deleted
         deleted += IdempotencyRecord.objects.filter(id__in=ids).delete()[0]
-
-
-# --- the register flow ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Calculation:
-    customer: Customer
-    quote: pricing.Quote
-
-
-def _customer_for(*, merchant: Merchant, customer_id: Any, code: str | None) -> Customer:
-    """The purchase's customer, by id or by one-time code (which this consumes)."""
-    if code is not None:
-        return customer_code_redeem(merchant=merchant, code=code)
-    return customer_get(merchant=merchant, customer_id=customer_id)
-
-
-@transaction.atomic
-def purchase_calculate(
-    *,
-    merchant: Merchant,
-    customer_id: Any = None,
-    code: str | None = None,
-    amount_minor: int,
-    redeem_points: int = 0,
-    lines: list[dict[str, Any]] | None = None,
-) -> Calculation:
-    """Quote a purchase for a customer given by id or code; writes nothing else.
-
-    A code is consumed by the first call that uses it; the register continues with the returned
-    customer id. If the quote fails, the code is not consumed (one transaction).
-    """
-    customer = _customer_for(merchant=merchant, customer_id=customer_id, code=code)
-    quote = purchase_quote(
-        merchant=merchant,
-        customer=customer,
-        amount_minor=amount_minor,
-        redeem_points=redeem_points,
-        lines=lines,
-    )
-    return Calculation(customer=customer, quote=quote)
-
-
-# No savepoint: nested in the Idempotency-Key transaction, any error rolls all of it back.
-@transaction.atomic(savepoint=False)
-def purchase_commit_for_register(
-    *,
-    merchant: Merchant,
-    customer_id: Any = None,
-    code: str | None = None,
-    amount_minor: int,
-    order_id: str,
-    redeem_points: int = 0,
-    lines: list[dict[str, Any]] | None = None,
-    outlet_id: Any = None,
-    device_id: Any = None,
-    manager_id: Any = None,
-) -> Purchase:
-    """:func:`loyalty.services.purchase_commit` for a customer given by id or one-time code.
-
-    The code is consumed in the purchase's transaction: a purchase that fails leaves it usable.
-    """
-    if code is not None:
-        customer_id = customer_code_redeem(merchant=merchant, code=code).id
-    return purchase_commit(
-        merchant=merchant,
-        customer_id=customer_id,
-        amount_minor=amount_minor,
-        order_id=order_id,
-        redeem_points=redeem_points,
-        lines=lines,
-        outlet_id=outlet_id,
-        device_id=device_id,
-        manager_id=manager_id,
-    )

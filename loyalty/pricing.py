@@ -46,18 +46,6 @@ class Quote:
     earn_bps: int
     tier: str | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "amount_minor": self.amount_minor,
-            "redeem_points": self.redeem_points,
-            "redeemed_minor": self.redeemed_minor,
-            "payable_minor": self.payable_minor,
-            "max_redeem_points": self.max_redeem_points,
-            "earn_points": self.earn_points,
-            "earn_bps": self.earn_bps,
-            "tier": self.tier,
-        }
-
 
 def lines_parse(amount_minor: int, raw_lines: list[dict[str, Any]] | None) -> list[Line]:
     """Validate lines against the total; no lines means one line that earns and is redeemable."""

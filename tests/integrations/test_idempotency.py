@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from integrations.idempotency import request_fingerprint
+from integrations.errors import IdempotencyInProgress
+from integrations.idempotency import KeyClaim, request_fingerprint
 from integrations.models import IdempotencyRecord
 from integrations.services import (
     IDEMPOTENCY_LEASE,
@@ -20,7 +21,7 @@ from integrations.services import (
     idempotency_purge,
 )
 from loyalty.models import Customer, Purchase, Refund
-from loyalty.services import customer_code_issue
+from loyalty.services import customer_code_issue, purchase_commit
 from outbox.models import OutboxEvent
 from tests.factories import make_customer, make_merchant
 from tests.integrations.api_client import assert_problem, client_for, post, purchase_body
@@ -217,3 +218,46 @@ def test_concurrent_commits_of_one_code_consume_it_once():
         thread.join()
     assert sorted(statuses) == [201, 404, 404]
     assert Purchase.objects.filter(merchant=setup.merchant).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_service_stores_the_answer_in_its_own_transaction(setup, merchant, customer):
+    claim = idempotency_claim(
+        merchant=merchant, key="in-tx", operation="POST purchases", request_hash="h"
+    )
+    assert isinstance(claim, IdempotencyClaim)
+    held = KeyClaim(claim, lambda purchase: (201, {"id": str(purchase.id)}))
+    purchase = purchase_commit(
+        merchant=merchant,
+        customer_id=customer.id,
+        amount_minor=100_00,
+        order_id="in-tx-1",
+        outlet_id=setup.outlet.id,
+        idempotency=held,
+    )
+    record = IdempotencyRecord.objects.get(key="in-tx")
+    assert record.status_code == 201 and record.response_body == {"id": str(purchase.id)}
+    assert record.locked_until is None and held.answer == (201, {"id": str(purchase.id)})
+
+
+@pytest.mark.django_db
+def test_a_claim_taken_over_meanwhile_rolls_the_write_back(setup, merchant, customer):
+    claim = idempotency_claim(
+        merchant=merchant, key="lost", operation="POST purchases", request_hash="h"
+    )
+    assert isinstance(claim, IdempotencyClaim)
+    # Our lease ran out and a retry took the key over.
+    IdempotencyRecord.objects.filter(id=claim.record_id).update(
+        locked_until=claim.lease + timedelta(seconds=5)
+    )
+    with pytest.raises(IdempotencyInProgress):
+        purchase_commit(
+            merchant=merchant,
+            customer_id=customer.id,
+            amount_minor=100_00,
+            order_id="lost-1",
+            outlet_id=setup.outlet.id,
+            idempotency=KeyClaim(claim, lambda purchase: (201, {})),
+        )
+    assert Purchase.objects.count() == 0
+    assert not OutboxEvent.objects.filter(event_type="purchase.committed").exists()

@@ -12,7 +12,6 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.utils import timezone
-from notifications.fake_bot_api import FakeBotApi
 
 from notifications.transport import TelegramTransport
 from outbox.engine import deliveries_process, send_pool
@@ -31,6 +30,7 @@ from outbox.transports import (
 from outbox.transports.telegram import BotApi
 from outbox.transports.webhook import WebhookTransport
 from tests.factories import make_customer, make_merchant
+from tests.fakes.telegram_bot_api import FakeBotApi
 
 TOKEN = "424242:client-test-SECRET-part"
 

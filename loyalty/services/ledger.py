@@ -1,0 +1,106 @@
+"""Ledger primitives shared by the writes: lock the customer, move points between lots, record
+ledger entries. Callers run them in their own transaction, under the customer row lock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import F
+
+from core.errors import NotFound
+from loyalty.errors import InsufficientPoints
+from loyalty.models import (
+    Customer,
+    LedgerEntry,
+    LoyaltyProgram,
+    Merchant,
+    PointsLot,
+    Purchase,
+    Refund,
+)
+
+
+def customer_lock(*, merchant: Merchant, customer_id: Any) -> Customer:
+    customer = (
+        Customer.objects.select_for_update().filter(merchant=merchant, id=customer_id).first()
+    )
+    if customer is None:
+        raise NotFound(f"No customer {customer_id} for this merchant.")
+    return customer
+
+
+def entry_record(
+    customer: Customer,
+    *,
+    kind: str,
+    points: int = 0,
+    pending: int = 0,
+    purchase: Purchase | None = None,
+    refund: Refund | None = None,
+    reason: str = "",
+) -> LedgerEntry:
+    customer.balance_points += points
+    customer.pending_points += pending
+    if customer.balance_points < 0 or customer.pending_points < 0:
+        raise InsufficientPoints("The balance cannot go below zero.")
+    return LedgerEntry.objects.create(
+        merchant_id=customer.merchant_id,
+        customer=customer,
+        kind=kind,
+        points=points,
+        pending_points=pending,
+        balance_after=customer.balance_points,
+        purchase=purchase,
+        refund=refund,
+        reason=reason,
+    )
+
+
+def lots_consume_fifo(
+    customer: Customer, points: int, *, prefer_purchase: Purchase | None = None
+) -> int:
+    """Take up to ``points`` from available lots, oldest expiry first; returns points taken."""
+    left = points
+    lots = PointsLot.objects.filter(customer=customer, is_available=True, remaining__gt=0)
+    ordered: list[PointsLot] = []
+    if prefer_purchase is not None:
+        ordered.extend(lots.filter(purchase=prefer_purchase).order_by("id"))
+    ordered.extend(
+        lots.exclude(id__in=[lot.id for lot in ordered]).order_by(
+            F("expires_at").asc(nulls_last=True), "id"
+        )
+    )
+    changed = []
+    for lot in ordered:
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        lot.remaining -= take
+        left -= take
+        changed.append(lot)
+    if changed:
+        PointsLot.objects.bulk_update(changed, ["remaining"])
+    return points - left
+
+
+def lot_create(
+    customer: Customer,
+    program: LoyaltyProgram,
+    points: int,
+    *,
+    now: datetime,
+    purchase: Purchase | None = None,
+    deferred: bool = False,
+) -> PointsLot:
+    available_at = now + timedelta(days=program.credit_delay_days) if deferred else now
+    expires_at = available_at + timedelta(days=program.expiry_days) if program.expiry_days else None
+    return PointsLot.objects.create(
+        customer=customer,
+        purchase=purchase,
+        points=points,
+        remaining=points,
+        is_available=not deferred,
+        available_at=available_at,
+        expires_at=expires_at,
+    )

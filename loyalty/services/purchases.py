@@ -1,0 +1,265 @@
+"""Purchases: where they happened, the earn/redeem quote, and the commit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import Conflict, ValidationFailed
+from core.idempotency import Idempotency
+from loyalty import pricing
+from loyalty.events import EventType
+from loyalty.models import (
+    Customer,
+    Device,
+    EntryKind,
+    LoyaltyProgram,
+    Manager,
+    Merchant,
+    Outlet,
+    Purchase,
+)
+from loyalty.payloads import purchase_payload
+from loyalty.selectors import customer_get, program_for, tier_for
+from loyalty.services.customers import customer_code_consume
+from loyalty.services.ledger import customer_lock, entry_record, lot_create, lots_consume_fifo
+from outbox.services import outbox_event_record
+
+
+@dataclass(frozen=True)
+class PlaceRefs:
+    outlet: Outlet | None
+    device: Device | None
+    manager: Manager | None
+
+
+def place_resolve(
+    *, merchant: Merchant, outlet_id: Any = None, device_id: Any = None, manager_id: Any = None
+) -> PlaceRefs:
+    """Check the outlet/device/manager ids belong to the merchant; at least one is required."""
+    if not (outlet_id or device_id or manager_id):
+        msg = "Send one of outlet_id, device_id or manager_id to say where the purchase happened."
+        raise ValidationFailed(msg, errors={"outlet_id": [msg]})
+
+    def fetch(model: Any, value: Any, field: str) -> Any:
+        if not value:
+            return None
+        try:
+            obj = model.objects.filter(merchant=merchant, id=uuid.UUID(str(value))).first()
+        except ValueError:
+            obj = None
+        if obj is None:
+            raise ValidationFailed(
+                f"{field} {value} is not one of this merchant's.",
+                errors={field: [f"Use a {field.removesuffix('_id')} id of your own merchant."]},
+            )
+        return obj
+
+    device = fetch(Device, device_id, "device_id")
+    outlet = fetch(Outlet, outlet_id, "outlet_id") or (device.outlet if device else None)
+    return PlaceRefs(outlet=outlet, device=device, manager=fetch(Manager, manager_id, "manager_id"))
+
+
+def purchase_quote(
+    *,
+    merchant: Merchant,
+    customer: Customer,
+    amount_minor: int,
+    redeem_points: int = 0,
+    lines: list[dict[str, Any]] | None = None,
+    program: LoyaltyProgram | None = None,
+) -> pricing.Quote:
+    """Earn/redeem figures for a purchase; writes nothing."""
+    program = program or program_for(merchant)
+    tier = tier_for(program=program, lifetime_spend_minor=customer.lifetime_spend_minor)
+    return pricing.quote_compute(
+        lines=pricing.lines_parse(amount_minor, lines),
+        redeem_points=redeem_points,
+        balance_points=customer.balance_points,
+        earn_bps=tier.earn_bps if tier else program.earn_bps,
+        redeem_cap_bps=program.redeem_cap_bps,
+        minor_per_point=program.minor_per_point,
+        tier=tier.name if tier else None,
+    )
+
+
+@dataclass(frozen=True)
+class Calculation:
+    """A quote and the customer it is for."""
+
+    customer: Customer
+    quote: pricing.Quote
+
+
+def purchase_calculate(
+    *,
+    merchant: Merchant,
+    customer_id: Any = None,
+    code: str | None = None,
+    amount_minor: int,
+    redeem_points: int = 0,
+    lines: list[dict[str, Any]] | None = None,
+) -> Calculation:
+    """Quote a purchase for a customer given by id or one-time code; writes nothing else.
+
+    A code is consumed by the first call that uses it; the register continues with the returned
+    customer id. If the quote fails, the code is not consumed (one transaction).
+    """
+    with transaction.atomic(durable=True):
+        if code is not None:
+            customer = customer_code_consume(merchant=merchant, code=code)
+        else:
+            customer = customer_get(merchant=merchant, customer_id=customer_id)
+        quote = purchase_quote(
+            merchant=merchant,
+            customer=customer,
+            amount_minor=amount_minor,
+            redeem_points=redeem_points,
+            lines=lines,
+        )
+    return Calculation(customer=customer, quote=quote)
+
+
+def purchase_commit(
+    *,
+    merchant: Merchant,
+    customer_id: Any = None,
+    code: str | None = None,
+    amount_minor: int,
+    order_id: str,
+    redeem_points: int = 0,
+    lines: list[dict[str, Any]] | None = None,
+    outlet_id: Any = None,
+    device_id: Any = None,
+    manager_id: Any = None,
+    idempotency: Idempotency[Purchase] | None = None,
+) -> Purchase:
+    """Commit a purchase: redeem (oldest lots first), earn (possibly deferred), announce it.
+
+    The customer is given by id or by one-time ``code``. The code is consumed in the purchase's
+    transaction, so a purchase that fails leaves it usable; ``idempotency`` is completed with
+    the purchase in that transaction too.
+    """
+    order_id = str(order_id or "").strip()
+    try:
+        with transaction.atomic(durable=True):
+            if code is not None:
+                customer_id = customer_code_consume(merchant=merchant, code=code).id
+            purchase = _purchase_record(
+                merchant=merchant,
+                customer_id=customer_id,
+                amount_minor=amount_minor,
+                order_id=order_id,
+                redeem_points=redeem_points,
+                lines=lines,
+                outlet_id=outlet_id,
+                device_id=device_id,
+                manager_id=manager_id,
+            )
+            if idempotency is not None:
+                idempotency.complete(purchase)
+    except IntegrityError as exc:
+        if "purchase_order_per_merchant" in str(exc):
+            raise _order_conflict(merchant, order_id) from None
+        raise
+    return purchase
+
+
+def _purchase_record(
+    *,
+    merchant: Merchant,
+    customer_id: Any,
+    amount_minor: int,
+    order_id: str,
+    redeem_points: int,
+    lines: list[dict[str, Any]] | None,
+    outlet_id: Any,
+    device_id: Any,
+    manager_id: Any,
+) -> Purchase:
+    """Check the purchase, then write it, its lots and ledger entries and its event."""
+    if not order_id or len(order_id) > 100:
+        raise ValidationFailed(
+            "order_id is required (1-100 characters).",
+            errors={"order_id": ["Send your register's order number, unique per merchant."]},
+        )
+    parsed_lines = pricing.lines_parse(amount_minor, lines)
+    places = place_resolve(
+        merchant=merchant, outlet_id=outlet_id, device_id=device_id, manager_id=manager_id
+    )
+    customer = customer_lock(merchant=merchant, customer_id=customer_id)
+    if Purchase.objects.filter(merchant=merchant, order_id=order_id).exists():
+        raise _order_conflict(merchant, order_id)
+    program = program_for(merchant)
+    quote = purchase_quote(
+        merchant=merchant,
+        customer=customer,
+        amount_minor=amount_minor,
+        redeem_points=redeem_points,
+        lines=[line.__dict__ for line in parsed_lines],
+        program=program,
+    )
+    now = timezone.now()
+    purchase = Purchase.objects.create(
+        merchant=merchant,
+        customer=customer,
+        order_id=order_id,
+        amount_minor=amount_minor,
+        earnable_minor=quote.earnable_minor,
+        earned_points=quote.earn_points,
+        redeemed_points=quote.redeem_points,
+        redeemed_minor=quote.redeemed_minor,
+        outlet=places.outlet,
+        device=places.device,
+        manager=places.manager,
+        lines=[line.__dict__ for line in parsed_lines] if lines else [],
+    )
+    if quote.redeem_points:
+        taken = lots_consume_fifo(customer, quote.redeem_points)
+        if taken != quote.redeem_points:  # lots disagree with the cached balance
+            raise RuntimeError(f"lots hold {taken} of {quote.redeem_points} points")
+        entry_record(
+            customer, kind=EntryKind.REDEEM, points=-quote.redeem_points, purchase=purchase
+        )
+    if quote.earn_points:
+        deferred = program.credit_delay_days > 0
+        lot_create(
+            customer, program, quote.earn_points, now=now, purchase=purchase, deferred=deferred
+        )
+        entry_record(
+            customer,
+            kind=EntryKind.EARN,
+            points=0 if deferred else quote.earn_points,
+            pending=quote.earn_points if deferred else 0,
+            purchase=purchase,
+        )
+    customer.lifetime_spend_minor += amount_minor
+    customer.save(
+        update_fields=["balance_points", "pending_points", "lifetime_spend_minor", "updated_at"]
+    )
+    outbox_event_record(
+        merchant=merchant,
+        event_type=EventType.PURCHASE_COMMITTED,
+        data=dict(purchase_payload(purchase, balance_points=customer.balance_points)),
+        customer=customer,
+    )
+    # The answer shows the customer's balance after the purchase: keep the locked row on it.
+    purchase.customer = customer
+    return purchase
+
+
+def _order_conflict(merchant: Merchant, order_id: str) -> Conflict:
+    existing = (
+        Purchase.objects.filter(merchant=merchant, order_id=order_id)
+        .values_list("id", flat=True)
+        .first()
+    )
+    return Conflict(
+        f"order_id {order_id} is already committed as purchase {existing}.",
+        errors={"order_id": ["Each order_id can be committed once; use a new one."]},
+        extra={"purchase_id": str(existing) if existing else None},
+    )
