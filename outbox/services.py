@@ -7,7 +7,7 @@ transaction, so that the domain change and its announcement commit or roll back 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +61,7 @@ def outbox_event_record(
     *,
     merchant: Merchant,
     event_type: str,
-    data: dict[str, Any],
+    data: Mapping[str, Any],
     customer: Customer | None = None,
 ) -> OutboxEvent:
     """Store one event and a delivery per subscribed endpoint and per linked Telegram chat."""
@@ -74,7 +74,7 @@ def outbox_event_record(
         merchant=merchant,
         event_type=event_type,
         customer_id=customer.id if customer else None,
-        payload={"type": event_type, "timestamp": now.isoformat(), "data": data},
+        payload={"type": event_type, "timestamp": now.isoformat(), "data": dict(data)},
         request_id=current_request_id() or "",
     )
     deliveries = [

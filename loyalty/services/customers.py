@@ -64,7 +64,7 @@ def _customer_create(*, merchant: Merchant, phone: str, name: str) -> Customer:
     outbox_event_record(
         merchant=merchant,
         event_type=EventType.CUSTOMER_CREATED,
-        data=dict(customer_payload(customer)),
+        data=customer_payload(customer),
         customer=customer,
     )
     return customer
@@ -97,7 +97,7 @@ def customer_telegram_link(
     outbox_event_record(
         merchant=merchant,
         event_type=EventType.CUSTOMER_TELEGRAM_LINKED,
-        data=dict(customer_payload(customer)),
+        data=customer_payload(customer),
         customer=customer,
     )
     return customer

@@ -48,13 +48,11 @@ def points_adjust(*, merchant: Merchant, customer_id: Any, points: int, reason: 
         outbox_event_record(
             merchant=merchant,
             event_type=EventType.POINTS_ADJUSTED,
-            data=dict(
-                PointsAdjustedData(
-                    customer_id=str(customer.id),
-                    points=points,
-                    reason=entry.reason,
-                    balance_points=customer.balance_points,
-                )
+            data=PointsAdjustedData(
+                customer_id=str(customer.id),
+                points=points,
+                reason=entry.reason,
+                balance_points=customer.balance_points,
             ),
             customer=customer,
         )
@@ -119,12 +117,10 @@ def points_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
             outbox_event_record(
                 merchant=customer.merchant,
                 event_type=EventType.POINTS_EXPIRED,
-                data=dict(
-                    PointsExpiredData(
-                        customer_id=str(customer.id),
-                        points=points,
-                        balance_points=customer.balance_points,
-                    )
+                data=PointsExpiredData(
+                    customer_id=str(customer.id),
+                    points=points,
+                    balance_points=customer.balance_points,
                 ),
                 customer=customer,
             )
@@ -164,13 +160,11 @@ def points_expiry_remind(*, now: datetime | None = None, limit: int = 1000) -> i
             outbox_event_record(
                 merchant=customer.merchant,
                 event_type=EventType.POINTS_EXPIRING_SOON,
-                data=dict(
-                    PointsExpiringData(
-                        customer_id=str(customer.id),
-                        points=sum(lot.remaining for lot in lots),
-                        expires_at=soonest.isoformat(),
-                        balance_points=customer.balance_points,
-                    )
+                data=PointsExpiringData(
+                    customer_id=str(customer.id),
+                    points=sum(lot.remaining for lot in lots),
+                    expires_at=soonest.isoformat(),
+                    balance_points=customer.balance_points,
                 ),
                 customer=customer,
             )

@@ -244,7 +244,7 @@ def _purchase_record(
     outbox_event_record(
         merchant=merchant,
         event_type=EventType.PURCHASE_COMMITTED,
-        data=dict(purchase_payload(purchase, balance_points=customer.balance_points)),
+        data=purchase_payload(purchase, balance_points=customer.balance_points),
         customer=customer,
     )
     # The answer shows the customer's balance after the purchase: keep the locked row on it.

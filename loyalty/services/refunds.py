@@ -130,7 +130,7 @@ def refund_create(
         outbox_event_record(
             merchant=merchant,
             event_type=EventType.PURCHASE_REFUNDED,
-            data=dict(refunded_data(refund, balance_points=customer.balance_points)),
+            data=refunded_data(refund, balance_points=customer.balance_points),
             customer=customer,
         )
         # The answer shows the customer's balance after the refund: hand over the locked row.
