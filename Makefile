@@ -47,6 +47,11 @@ test: install ## Whole suite against a throwaway PostgreSQL and Redis
 	  { apt-get update >/dev/null 2>&1 && apt-get install -y shellcheck >/dev/null 2>&1; } || \
 	  echo "shellcheck could not be installed; its test will fail"; }
 	@command -v promtool >/dev/null || apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || true
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
+	  apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update >/dev/null 2>&1 && \
+	    apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1; } || \
+	  echo "chromium/chromium-driver could not be installed; the browser tests will fail"; }
 	@dir=$$(mktemp -d /tmp/loyalty-test-XXXXXX); \
 	  trap '.ci/services.sh stop "$$dir" >/dev/null 2>&1 || true' EXIT; \
 	  eval "$$(.ci/services.sh start "$$dir")" && \

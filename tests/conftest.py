@@ -7,7 +7,7 @@ import pytest
 
 from tests.factories import make_customer, make_merchant
 
-pytest_plugins = ["tests.fixtures.receiver", "tests.fixtures.processes"]
+pytest_plugins = ["tests.fixtures.receiver", "tests.fixtures.processes", "tests.fixtures.browser"]
 
 
 @pytest.fixture
