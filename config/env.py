@@ -146,5 +146,24 @@ class EnvReader:
             )
         return value
 
+    # --- Growing past one machine (scale-out helpers; self-contained) ---------------------------
+
+    def host_ports(self, name: builtins.str) -> builtins.list[tuple[builtins.str, builtins.int]]:
+        """Comma-separated ``host:port`` pairs (e.g. Redis Sentinels); empty when unset."""
+        value = self._raw(name, None)
+        if value is None:
+            return []
+        pairs: builtins.list[tuple[builtins.str, builtins.int]] = []
+        for item in (part.strip() for part in value.split(",")):
+            host, _, port = item.rpartition(":")
+            host = host.removeprefix("[").removesuffix("]")  # [::1]:26379
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ImproperlyConfigured(
+                    f"{name} must be comma-separated host:port pairs, e.g. "
+                    f"sentinel-1:26379,sentinel-2:26379 (got {item!r})"
+                )
+            pairs.append((host, int(port)))
+        return pairs
+
 
 env = EnvReader()

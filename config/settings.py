@@ -275,3 +275,26 @@ if REDIS_URL and env.bool("DRAMATIQ_PROMETHEUS", False):
         *DRAMATIQ_BROKER["MIDDLEWARE"],
         "dramatiq.middleware.prometheus.Prometheus",
     ]
+
+# --- Growing past one machine: Redis Sentinel -----------------------------------------------------
+# One block, read through the same strict helpers; README "Growing past one machine" says why.
+
+#: Sentinels (host, port) that name the Redis master; REDIS_URL then gives only the username,
+#: password, database number and TLS (its host and port are not used).
+REDIS_SENTINELS = env.host_ports("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", None)
+if bool(REDIS_SENTINELS) != bool(REDIS_SENTINEL_MASTER):
+    raise ImproperlyConfigured("REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together")
+if REDIS_SENTINELS and (not REDIS_URL or REDIS_URL.startswith("unix:")):
+    raise ImproperlyConfigured(
+        "REDIS_SENTINELS needs REDIS_URL as redis://[:password@]any-host/db or rediss://... "
+        "(its password, database and TLS are used; the master's address comes from Sentinel)"
+    )
+if REDIS_URL:
+    # Every Redis user gets its client from core/redis_connection.py: REDIS_URL as it is, or the
+    # master that the Sentinels name.
+    CACHES["default"]["OPTIONS"]["CONNECTION_FACTORY"] = (
+        "core.redis_connection.CacheConnectionFactory"
+    )
+    DRAMATIQ_BROKER["BROKER"] = "core.redis_connection.RedisBroker"
+    DRAMATIQ_BROKER["OPTIONS"] = {}

@@ -1,0 +1,115 @@
+"""Fixtures of the scale-out tests: real servers, started once per session (only when a test
+asks for them), and a real gunicorn api.
+
+* ``redis_sentinel``: a Sentinel monitoring the suite's throwaway Redis (``REDIS_URL``).
+* ``api``: ``start(**env)`` runs gunicorn with the ``stack`` environment plus ``env``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from tests.fixtures.processes import Stack
+from tests.scaleout.servers import RedisSentinel, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def scaleout_dir() -> Iterator[Path]:
+    base = Path(tempfile.mkdtemp(prefix="loyalty-scaleout-", dir="/tmp"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(scaleout_dir: Path) -> Iterator[RedisSentinel]:
+    port = urlparse(os.environ["REDIS_URL"]).port
+    assert port, "REDIS_URL must name a TCP port"
+    sentinel = RedisSentinel.start(scaleout_dir / "sentinel", redis_port=port)
+    yield sentinel
+    sentinel.stop()
+
+
+@dataclass
+class Api:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(base_url=self.url, timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture
+def api(stack: Stack, tmp_path: Path) -> Iterator[Callable[..., Api]]:
+    servers: list[Api] = []
+
+    def start(**env: str) -> Api:
+        port = free_port()
+        log_path = tmp_path / f"gunicorn-{port}.log"
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "-c",
+                "config/gunicorn.py",
+            ],
+            cwd=ROOT,
+            env={
+                **stack.env,
+                "BIND": f"127.0.0.1:{port}",
+                "WEB_CONCURRENCY": "1",
+                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"prom-{port}"),
+                **env,
+            },
+            stdout=log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        server = Api(url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path)
+        servers.append(server)
+        deadline = time.monotonic() + 40
+        while True:
+            assert proc.poll() is None, f"gunicorn exited:\n{server.log()}"
+            try:
+                if server.client.get("/live", timeout=1).status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"gunicorn did not serve /live:\n{server.log()}"
+            time.sleep(0.1)
+
+    yield start
+    for server in servers:
+        server.stop()

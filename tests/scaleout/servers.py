@@ -1,0 +1,129 @@
+"""Throwaway servers for the scale-out tests (Redis Sentinel so far).
+
+Each runs from its Debian package's binary (``make test`` installs the packages) on free loopback
+ports, with everything under one temporary folder, and is stopped by its fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Longest wait for a server to accept connections.
+START_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def binary(name: str, *candidates: str) -> str:
+    """Path of a server binary, or a failure that says how to get it."""
+    for path in (shutil.which(name), *candidates):
+        if path and os.access(path, os.X_OK):
+            return path
+    raise AssertionError(f"{name} is not installed; `make test` installs it (apt-get)")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Server:
+    """One server process in its own session, its output in ``log``."""
+
+    name: str
+    dir: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.dir / f"{self.name}.out"
+
+    def spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=self.dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, ready: object = None) -> None:
+        """Until the port accepts connections (and ``ready()`` is true, when given)."""
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited:\n{self.tail()}")
+            if _accepts(self.port) and (ready is None or ready()):  # type: ignore[operator]
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} did not start in time:\n{self.tail()}")
+            time.sleep(0.1)
+
+    def tail(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-30:])
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class RedisSentinel(Server):
+    """One Redis Sentinel monitoring one Redis as master ``master``."""
+
+    master = "loyalty-master"
+
+    @classmethod
+    def start(cls, base: Path, *, redis_port: int) -> RedisSentinel:
+        base.mkdir(parents=True, exist_ok=True)
+        sentinel = cls(name="redis-sentinel", dir=base, port=free_port())
+        conf = base / "sentinel.conf"  # Sentinel rewrites its own file: a private copy
+        conf.write_text(
+            f"""bind 127.0.0.1
+port {sentinel.port}
+daemonize no
+dir {base}
+logfile {base}/sentinel.log
+sentinel monitor {cls.master} 127.0.0.1 {redis_port} 1
+sentinel down-after-milliseconds {cls.master} 5000
+"""
+        )
+        sentinel.spawn([binary("redis-sentinel", "/usr/bin/redis-sentinel"), str(conf)])
+        sentinel.wait_ready(lambda: sentinel.master_address() == ("127.0.0.1", redis_port))
+        return sentinel
+
+    def master_address(self) -> tuple[str, int] | None:
+        import redis
+
+        try:
+            client = redis.Redis(port=self.port, socket_timeout=1, decode_responses=True)
+            answer = client.sentinel_get_master_addr_by_name(self.master)
+        except redis.RedisError:
+            return None
+        return (answer[0], int(answer[1])) if answer else None

@@ -1,0 +1,55 @@
+"""The scale-out variables are validated at start-up (one line naming the variable) and select
+what CONTRACT says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import EnvReader
+from tests.fixtures.processes import ROOT
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    child = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    child.update({"SECRET_KEY": "x" * 40, "DEBUG": "0", **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=child,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_host_ports_reader():
+    env = EnvReader(
+        {"S": " a:26379, [::1]:26380 ,sentinel-3:1", "BAD": "a:26379,b", "NOPORT": "a:"}
+    )
+    assert env.host_ports("S") == [("a", 26379), ("::1", 26380), ("sentinel-3", 1)]
+    assert env.host_ports("UNSET") == []
+    with pytest.raises(ImproperlyConfigured, match=r"BAD must be comma-separated host:port.*'b'"):
+        env.host_ports("BAD")
+    with pytest.raises(ImproperlyConfigured, match="NOPORT must be"):
+        env.host_ports("NOPORT")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_SENTINEL_MASTER": ""},
+            "REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together",
+        ),
+    ],
+)
+def test_startup_stops_with_one_line(env, expected):
+    result = manage("check", **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
