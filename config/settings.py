@@ -276,7 +276,7 @@ if REDIS_URL and env.bool("DRAMATIQ_PROMETHEUS", False):
         "dramatiq.middleware.prometheus.Prometheus",
     ]
 
-# --- Growing past one machine: Redis Sentinel -----------------------------------------------------
+# --- Growing past one machine: Redis Sentinel, brokers -------------------------------------------
 # One block, read through the same strict helpers; README "Growing past one machine" says why.
 
 #: Sentinels (host, port) that name the Redis master; REDIS_URL then gives only the username,
@@ -298,3 +298,22 @@ if REDIS_URL:
     )
     DRAMATIQ_BROKER["BROKER"] = "core.redis_connection.RedisBroker"
     DRAMATIQ_BROKER["OPTIONS"] = {}
+
+#: ``amqp://`` / ``amqps://``: Dramatiq's RabbitMQ broker; ``redis://`` / ``rediss://``: the Redis
+#: broker on that URL, as given. Unset: the Redis broker on REDIS_URL (through Sentinel when
+#: REDIS_SENTINELS is set), or the in-process broker without REDIS_URL.
+DRAMATIQ_BROKER_URL = env.url(
+    "DRAMATIQ_BROKER_URL", None, schemes=("amqp", "amqps", "redis", "rediss")
+)
+if DRAMATIQ_BROKER_URL and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "DRAMATIQ_BROKER_URL needs REDIS_URL as well (the cache, rate limits and Telegram "
+        "limiter are shared between processes through Redis)"
+    )
+if DRAMATIQ_BROKER_URL and DRAMATIQ_BROKER_URL.split(":", 1)[0].lower() in ("amqp", "amqps"):
+    DRAMATIQ_BROKER["BROKER"] = "dramatiq.brokers.rabbitmq.RabbitmqBroker"
+    # Publisher confirms: the relay learns at once when RabbitMQ did not take a message and gives
+    # the claim back instead of waiting for its lease to run out.
+    DRAMATIQ_BROKER["OPTIONS"] = {"url": DRAMATIQ_BROKER_URL, "confirm_delivery": True}
+elif DRAMATIQ_BROKER_URL:
+    DRAMATIQ_BROKER["OPTIONS"] = {"url": DRAMATIQ_BROKER_URL}

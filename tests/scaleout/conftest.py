@@ -1,7 +1,8 @@
-"""Fixtures of the scale-out tests: real servers, started once per session (only when a test
-asks for them), and a real gunicorn api.
+"""Fixtures of the scale-out tests: real Redis Sentinel and RabbitMQ servers, started once per
+session (only when a test asks for them), and a real gunicorn api.
 
 * ``redis_sentinel``: a Sentinel monitoring the suite's throwaway Redis (``REDIS_URL``).
+* ``rabbitmq``: a throwaway RabbitMQ node.
 * ``api``: ``start(**env)`` runs gunicorn with the ``stack`` environment plus ``env``.
 """
 
@@ -23,7 +24,7 @@ import httpx
 import pytest
 
 from tests.fixtures.processes import Stack
-from tests.scaleout.servers import RedisSentinel, free_port
+from tests.scaleout.servers import RabbitMQ, RedisSentinel, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +44,13 @@ def redis_sentinel(scaleout_dir: Path) -> Iterator[RedisSentinel]:
     sentinel = RedisSentinel.start(scaleout_dir / "sentinel", redis_port=port)
     yield sentinel
     sentinel.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(scaleout_dir: Path) -> Iterator[RabbitMQ]:
+    rabbit = RabbitMQ.start(scaleout_dir / "rabbitmq")
+    yield rabbit
+    rabbit.stop()
 
 
 @dataclass

@@ -1,12 +1,15 @@
-"""Throwaway servers for the scale-out tests (Redis Sentinel so far).
+"""Throwaway Redis Sentinel and RabbitMQ servers for the scale-out tests.
 
 Each runs from its Debian package's binary (``make test`` installs the packages) on free loopback
-ports, with everything under one temporary folder, and is stopped by its fixture.
+ports, with everything under one temporary folder, and is stopped by its fixture. RabbitMQ gets
+its own Erlang cookie and its own epmd port so that it shares nothing with other nodes on the
+machine.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -15,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Longest wait for a server to accept connections.
+#: Longest wait for a server to accept connections (RabbitMQ boots in ~10 s on a busy machine).
 START_SECONDS = 60.0
 
 
@@ -127,3 +130,84 @@ sentinel down-after-milliseconds {cls.master} 5000
         except redis.RedisError:
             return None
         return (answer[0], int(answer[1])) if answer else None
+
+
+class RabbitMQ(Server):
+    """A throwaway RabbitMQ node: its own node name, ports, cookie, data and logs under ``dir``."""
+
+    epmd_port: int = 0
+
+    @classmethod
+    def start(cls, base: Path) -> RabbitMQ:
+        base.mkdir(parents=True, exist_ok=True)
+        rabbit = cls(name="rabbitmq", dir=base, port=free_port())
+        rabbit.epmd_port = free_port()
+        cookie = base / ".erlang.cookie"
+        cookie.write_text(secrets.token_hex(20).upper())
+        cookie.chmod(0o400)
+        (base / "enabled_plugins").write_text("[].\n")
+        (base / "rabbitmq.conf").write_text("loopback_users.guest = true\n")
+        (base / "rabbitmq-env.conf").write_text("")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": str(base),  # the Erlang cookie is read from $HOME
+            "RABBITMQ_NODENAME": f"loyalty-test-{secrets.token_hex(4)}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(rabbit.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "ERL_EPMD_PORT": str(rabbit.epmd_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
+            "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+            # Erlang distribution on loopback only.
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        }
+        binary("rabbitmq-server", "/usr/sbin/rabbitmq-server")  # the package is there
+        # Debian's /usr/sbin/rabbitmq-server is a wrapper that switches to the rabbitmq user and
+        # its folders; the script behind it runs the node as it is told.
+        real = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        assert real.exists(), f"{real} not found (rabbitmq-server package layout changed?)"
+        rabbit.spawn([str(real)], env=env)
+        rabbit.wait_ready(rabbit._amqp_ready)
+        return rabbit
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+
+    def _amqp_ready(self) -> bool:
+        import pika
+
+        try:
+            pika.BlockingConnection(pika.URLParameters(self.url + "?socket_timeout=2")).close()
+        except pika.exceptions.AMQPError:
+            return False
+        return True
+
+    def queue_messages(self, queue: str) -> int:
+        """Messages ready in ``queue`` (fails when RabbitMQ has no such queue)."""
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(self.url))
+        try:
+            declared = connection.channel().queue_declare(queue, passive=True)
+            return int(declared.method.message_count)
+        finally:
+            connection.close()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        super().stop(sig)
+        # The node started its own epmd on our port; it outlives the node unless told.
+        subprocess.run(
+            ["epmd", "-kill"],
+            env={**os.environ, "ERL_EPMD_PORT": str(self.epmd_port)},
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
+import redis
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import EnvReader
@@ -43,6 +45,10 @@ def test_host_ports_reader():
     ("env", "expected"),
     [
         (
+            {"DRAMATIQ_BROKER_URL": "kafka://broker:9092"},
+            "DRAMATIQ_BROKER_URL must be a URL starting with amqp://",
+        ),
+        (
             {"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_SENTINEL_MASTER": ""},
             "REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together",
         ),
@@ -53,3 +59,25 @@ def test_startup_stops_with_one_line(env, expected):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
+
+
+def test_redis_broker_url_selects_the_redis_broker_on_that_url():
+    base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
+    probe = redis.Redis.from_url(f"{base}/5")
+    probe.flushdb()
+    script = textwrap.dedent(
+        """
+        import dramatiq
+        from dramatiq import Message
+        broker = dramatiq.get_broker()
+        broker.declare_queue("scaleout_probe")
+        broker.enqueue(Message(queue_name="scaleout_probe", actor_name="probe", args=(),
+                               kwargs={}, options={}))
+        print(type(broker).__name__, broker.client.connection_pool.connection_kwargs["db"])
+        """
+    )
+    result = manage("shell", "-v", "0", "-c", script, DRAMATIQ_BROKER_URL=f"{base}/5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["RedisBroker", "5"]
+    assert probe.hlen("dramatiq:scaleout_probe.msgs") == 1
+    probe.flushdb()
