@@ -38,7 +38,7 @@ run: install ## Migrate, create the demo merchant and serve on 127.0.0.1:8080 (S
 
 MYPY_PATHS := core loyalty outbox integrations notifications platform_ops portal config
 #: Debian packages whose servers the scale-out tests start themselves (tests/scaleout/servers.py).
-SCALEOUT_PACKAGES := rabbitmq-server redis-sentinel
+SCALEOUT_PACKAGES := rabbitmq-server pgbouncer redis-sentinel
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .

@@ -276,7 +276,7 @@ if REDIS_URL and env.bool("DRAMATIQ_PROMETHEUS", False):
         "dramatiq.middleware.prometheus.Prometheus",
     ]
 
-# --- Growing past one machine: Redis Sentinel, brokers -------------------------------------------
+# --- Growing past one machine: Redis Sentinel, brokers, PgBouncer --------------------------------
 # One block, read through the same strict helpers; README "Growing past one machine" says why.
 
 #: Sentinels (host, port) that name the Redis master; REDIS_URL then gives only the username,
@@ -317,3 +317,27 @@ if DRAMATIQ_BROKER_URL and DRAMATIQ_BROKER_URL.split(":", 1)[0].lower() in ("amq
     DRAMATIQ_BROKER["OPTIONS"] = {"url": DRAMATIQ_BROKER_URL, "confirm_delivery": True}
 elif DRAMATIQ_BROKER_URL:
     DRAMATIQ_BROKER["OPTIONS"] = {"url": DRAMATIQ_BROKER_URL}
+
+#: The relay's own, direct PostgreSQL connection (session-level: LISTEN) for when DATABASE_URL
+#: is PgBouncer in transaction-pooling mode. ``outbox_relay`` makes it its default connection
+#: before first use (``outbox.relay.relay_database_use``).
+RELAY_DATABASE = (
+    env.database("RELAY_DATABASE_URL", "")  # set, so the default is never used
+    if env.str("RELAY_DATABASE_URL", None) is not None
+    else None
+)
+if RELAY_DATABASE is not None:
+    _default_db = DATABASES["default"]
+    if {RELAY_DATABASE["ENGINE"], _default_db["ENGINE"]} != {"django.db.backends.postgresql"}:
+        raise ImproperlyConfigured(
+            "RELAY_DATABASE_URL must be a postgres:// URL, and DATABASE_URL as well (PgBouncer "
+            "in front of the same PostgreSQL)"
+        )
+    # The relay's connection gets the client settings of the default one...
+    RELAY_DATABASE["OPTIONS"] = {**_default_db["OPTIONS"], **RELAY_DATABASE.get("OPTIONS", {})}
+    RELAY_DATABASE["CONN_MAX_AGE"] = _default_db["CONN_MAX_AGE"]
+    RELAY_DATABASE["CONN_HEALTH_CHECKS"] = True
+    # ...while the default one goes through PgBouncer in transaction mode, where a cursor
+    # declared WITH HOLD outside a transaction would outlive the server connection it was lent
+    # (Django's documented setting for transaction pooling).
+    _default_db["DISABLE_SERVER_SIDE_CURSORS"] = True

@@ -1,6 +1,8 @@
-"""Fixtures of the scale-out tests: real Redis Sentinel and RabbitMQ servers, started once per
-session (only when a test asks for them), and a real gunicorn api.
+"""Fixtures of the scale-out tests: real PgBouncer, Redis Sentinel and RabbitMQ servers, started
+once per session (only when a test asks for them), and a real gunicorn api.
 
+* ``pgbouncer``: transaction pooling in front of the test database's PostgreSQL; its sessions
+  log in as ``loyalty_pool`` so that ``pg_stat_activity`` tells them from direct ones.
 * ``redis_sentinel``: a Sentinel monitoring the suite's throwaway Redis (``REDIS_URL``).
 * ``rabbitmq``: a throwaway RabbitMQ node.
 * ``api``: ``start(**env)`` runs gunicorn with the ``stack`` environment plus ``env``.
@@ -18,13 +20,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+import psycopg
 import pytest
+from django.db import connection
 
 from tests.fixtures.processes import Stack
-from tests.scaleout.servers import RabbitMQ, RedisSentinel, free_port
+from tests.scaleout.servers import PgBouncer, RabbitMQ, RedisSentinel, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,9 +37,61 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def scaleout_dir() -> Iterator[Path]:
     base = Path(tempfile.mkdtemp(prefix="loyalty-scaleout-", dir="/tmp"))
-    base.chmod(0o755)
+    base.chmod(0o755)  # PgBouncer runs as the postgres user and must reach its folder
     yield base
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _direct(dbname: str | None = None) -> psycopg.Connection[Any]:
+    s = connection.settings_dict
+    return psycopg.connect(
+        host=s["HOST"],
+        port=s["PORT"],
+        user=s["USER"],
+        password=s["PASSWORD"],
+        dbname=dbname or s["NAME"],
+        autocommit=True,
+    )
+
+
+def sessions(**where: str) -> list[dict[str, str]]:
+    """Backends of the test database (``usename``, ``application_name``, last ``query``) that
+    match ``where`` (column=value)."""
+    sql = "SELECT usename, application_name, query FROM pg_stat_activity WHERE datname = %s"
+    args: list[Any] = [connection.settings_dict["NAME"]]
+    for column in where:
+        assert column in ("usename", "application_name", "query")
+        sql += f" AND {column} = %s"
+        args.append(where[column])
+    with _direct() as conn:
+        rows = conn.execute(sql, args).fetchall()
+    return [{"usename": u, "application_name": a, "query": q} for u, a, q in rows]
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(
+    django_db_setup: Any, django_db_blocker: Any, scaleout_dir: Path
+) -> Iterator[PgBouncer]:
+    """Depends on ``django_db_setup`` so that it stops before the test database is dropped."""
+    s = connection.settings_dict
+    pool_user = PgBouncer.server_user
+    with django_db_blocker.unblock(), _direct() as conn:
+        # Member of the owner of the tables: the same privileges, another name.
+        conn.execute(
+            f"DO $$ BEGIN CREATE ROLE {pool_user} LOGIN IN ROLE {s['USER']}; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+    bouncer = PgBouncer.start(
+        scaleout_dir / "pgbouncer", pg_host=s["HOST"], pg_port=int(s["PORT"]), admin=s["USER"]
+    )
+    yield bouncer
+    bouncer.stop()
+    with django_db_blocker.unblock():
+        deadline = time.monotonic() + 10
+        while sessions(usename=pool_user) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with _direct() as conn:
+            conn.execute(f"DROP ROLE IF EXISTS {pool_user}")
 
 
 @pytest.fixture(scope="session")

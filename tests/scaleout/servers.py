@@ -1,14 +1,15 @@
-"""Throwaway Redis Sentinel and RabbitMQ servers for the scale-out tests.
+"""Throwaway PgBouncer, Redis Sentinel and RabbitMQ servers for the scale-out tests.
 
 Each runs from its Debian package's binary (``make test`` installs the packages) on free loopback
-ports, with everything under one temporary folder, and is stopped by its fixture. RabbitMQ gets
-its own Erlang cookie and its own epmd port so that it shares nothing with other nodes on the
-machine.
+ports, with everything under one temporary folder, and is stopped by its fixture. As root,
+PgBouncer runs as the ``postgres`` user (it refuses root); RabbitMQ gets its own Erlang cookie and
+its own epmd port so that it shares nothing with other nodes on the machine.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -95,6 +96,89 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+
+def _owned_by_postgres(path: Path) -> None:
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        for p in (path, *path.rglob("*")):
+            os.chown(p, user.pw_uid, user.pw_gid)
+
+
+class PgBouncer(Server):
+    """PgBouncer in transaction-pooling mode in front of one PostgreSQL.
+
+    It logs in to PostgreSQL as ``server_user`` whatever the client's name, so that
+    ``pg_stat_activity.usename`` tells sessions through PgBouncer from direct ones."""
+
+    server_user = "loyalty_pool"
+
+    @classmethod
+    def start(cls, base: Path, *, pg_host: str, pg_port: int, admin: str) -> PgBouncer:
+        base.mkdir(parents=True, exist_ok=True)
+        bouncer = cls(name="pgbouncer", dir=base, port=free_port())
+        (base / "userlist.txt").write_text(f'"{admin}" ""\n')
+        (base / "pgbouncer.ini").write_text(
+            f"""[databases]
+* = host={pg_host} port={pg_port} user={cls.server_user}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {bouncer.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {base}/userlist.txt
+admin_users = {admin}
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 400
+server_reset_query =
+; /health's database check sends statement_timeout as a startup option
+ignore_startup_parameters = extra_float_digits,options
+logfile = {base}/pgbouncer.log
+pidfile = {base}/pgbouncer.pid
+"""
+        )
+        base.chmod(0o755)
+        _owned_by_postgres(base)
+        argv = [binary("pgbouncer", "/usr/sbin/pgbouncer")]
+        if os.geteuid() == 0:
+            argv += ["-u", "postgres"]
+        bouncer.spawn([*argv, str(base / "pgbouncer.ini")])
+        bouncer.wait_ready()
+        return bouncer
+
+    def url(self, user: str, password: str, dbname: str) -> str:
+        return f"postgres://{user}:{password}@127.0.0.1:{self.port}/{dbname}"
+
+    def admin_show(self, admin: str, what: str) -> list[dict[str, str]]:
+        """``SHOW <what>`` on the admin console (simple query protocol only, hence psql)."""
+        result = subprocess.run(
+            [
+                binary("psql", *map(str, sorted(Path("/usr/lib/postgresql").glob("*/bin/psql")))),
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                admin,
+                "-d",
+                "pgbouncer",
+                "-A",
+                "-F",
+                "\t",
+                "-c",
+                f"SHOW {what}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+        lines = [line for line in result.stdout.splitlines() if line and not line.startswith("(")]
+        header = lines[0].split("\t")
+        return [dict(zip(header, line.split("\t"), strict=False)) for line in lines[1:]]
 
 
 class RedisSentinel(Server):

@@ -9,14 +9,15 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from outbox.actors import enqueue
 from outbox.jobs import default_jobs
-from outbox.relay import Relay
+from outbox.relay import Relay, relay_database_use
 
 
 class Command(BaseCommand):
     help = (
         "Run the outbox relay: claim due deliveries (SKIP LOCKED, leased), hand them to the "
         "Dramatiq workers, and run periodic jobs (lease recovery, gauges, points expiry, "
-        "retention). Any number of relays may run at once."
+        "retention). Any number of relays may run at once. With RELAY_DATABASE_URL set it "
+        "uses that direct PostgreSQL connection instead of DATABASE_URL (PgBouncer)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,6 +28,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from platform_ops.schema import schema_gate_or_exit
 
+        # Before anything touches the database: the relay talks to PostgreSQL directly when the
+        # others go through PgBouncer (RELAY_DATABASE_URL).
+        if relay_database_use():
+            self.stderr.write("outbox_relay: using RELAY_DATABASE_URL (direct connection)")
         schema_gate_or_exit("outbox_relay")
         relay = Relay(
             enqueue=enqueue,
