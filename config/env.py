@@ -7,6 +7,7 @@ variable and what was expected; ``manage.py`` and ``config/wsgi.py`` print that 
 
 from __future__ import annotations
 
+import base64
 import builtins
 import os
 from collections.abc import Mapping
@@ -164,6 +165,26 @@ class EnvReader:
                 )
             pairs.append((host, int(port)))
         return pairs
+
+    def fernet_keys(self, name: builtins.str) -> builtins.list[builtins.str]:
+        """Comma-separated Fernet keys, newest first; empty when unset. Never echoes a key."""
+        value = self._raw(name, None)
+        if value is None:
+            return []
+        keys = [item.strip() for item in value.split(",")]
+        for position, key in enumerate(keys, start=1):
+            try:
+                raw = base64.urlsafe_b64decode(key.encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raw = b""
+            if len(key) != 44 or len(raw) != 32:
+                raise ImproperlyConfigured(
+                    f"{name} must be comma-separated Fernet keys (44 characters of url-safe "
+                    f"base64 each, from Fernet.generate_key()); key {position} is not one"
+                )
+        if len(set(keys)) != len(keys):
+            raise ImproperlyConfigured(f"{name} lists the same key twice")
+        return keys
 
 
 env = EnvReader()

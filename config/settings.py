@@ -276,7 +276,7 @@ if REDIS_URL and env.bool("DRAMATIQ_PROMETHEUS", False):
         "dramatiq.middleware.prometheus.Prometheus",
     ]
 
-# --- Growing past one machine: Redis Sentinel, brokers, PgBouncer --------------------------------
+# --- Growing past one machine: Redis Sentinel, brokers, PgBouncer, key rotation ------------------
 # One block, read through the same strict helpers; README "Growing past one machine" says why.
 
 #: Sentinels (host, port) that name the Redis master; REDIS_URL then gives only the username,
@@ -341,3 +341,7 @@ if RELAY_DATABASE is not None:
     # declared WITH HOLD outside a transaction would outlive the server connection it was lent
     # (Django's documented setting for transaction pooling).
     _default_db["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+#: Fernet keys for endpoint secrets, newest first (encrypt with the first, decrypt with any); the
+#: keys derived from SECRET_KEY stay last so that secrets stored before keep working.
+OUTBOX_ENCRYPTION_KEYS = env.fernet_keys("OUTBOX_ENCRYPTION_KEYS")

@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import EnvReader
@@ -41,6 +42,18 @@ def test_host_ports_reader():
         env.host_ports("NOPORT")
 
 
+def test_fernet_keys_reader_never_echoes_a_key():
+    one, two = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    env = EnvReader({"K": f"{one}, {two}", "SAME": f"{one},{one}", "BAD": f"{one},{two[:-1]}"})
+    assert env.fernet_keys("K") == [one, two]
+    assert env.fernet_keys("UNSET") == []
+    with pytest.raises(ImproperlyConfigured, match="SAME lists the same key twice"):
+        env.fernet_keys("SAME")
+    with pytest.raises(ImproperlyConfigured, match="key 2 is not one") as caught:
+        env.fernet_keys("BAD")
+    assert two[:10] not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
@@ -52,6 +65,7 @@ def test_host_ports_reader():
             {"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_SENTINEL_MASTER": ""},
             "REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together",
         ),
+        ({"OUTBOX_ENCRYPTION_KEYS": "not-a-fernet-key"}, "OUTBOX_ENCRYPTION_KEYS must be"),
     ],
 )
 def test_startup_stops_with_one_line(env, expected):
