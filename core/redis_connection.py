@@ -49,7 +49,8 @@ def redis_client(**options: Any) -> redis.Redis:
         "retry": Retry(NoBackoff(), 0),
     }
     sentinel = Sentinel(settings.REDIS_SENTINELS, sentinel_kwargs=lookup)
-    return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, **connection, **options)
+    # The URL's query options win over the caller's, as in Redis.from_url.
+    return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, **{**options, **connection})
 
 
 class CacheConnectionFactory(ConnectionFactory):

@@ -13,7 +13,7 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis.sentinel import MasterNotFoundError
+from redis.sentinel import MasterNotFoundError, SentinelManagedSSLConnection
 from standardwebhooks import Webhook
 
 from core.redis_connection import redis_client
@@ -46,6 +46,19 @@ def test_client_factory_asks_sentinel_for_the_master(redis_sentinel, settings):
     client = redis_client(socket_timeout=1)
     assert client.ping()
     assert client.connection_pool.get_master_address() == ("127.0.0.1", real.port)
+
+    # What REDIS_URL still gives: username, password, database, TLS and its query options.
+    settings.REDIS_URL = "rediss://probe:secret@not-used:1/3?socket_keepalive=true"
+    pool = redis_client(socket_timeout=1).connection_pool
+    assert pool.connection_class is SentinelManagedSSLConnection
+    assert {k: pool.connection_kwargs[k] for k in ("username", "password", "db")} == {
+        "username": "probe",
+        "password": "secret",
+        "db": 3,
+    }
+    assert pool.connection_kwargs["socket_keepalive"] is True
+    assert pool.connection_kwargs["socket_timeout"] == 1
+    settings.REDIS_URL = env["REDIS_URL"]
 
     settings.REDIS_SENTINEL_MASTER = "no-such-master"
     with pytest.raises(MasterNotFoundError):
