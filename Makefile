@@ -37,6 +37,8 @@ run: install ## Migrate, create the demo merchant and serve on 127.0.0.1:8080 (S
 	  BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn config.wsgi:application -c config/gunicorn.py
 
 MYPY_PATHS := core loyalty outbox integrations notifications platform_ops portal config
+#: Debian packages whose servers the scale-out tests start themselves (tests/scaleout/servers.py).
+SCALEOUT_PACKAGES := rabbitmq-server pgbouncer redis-sentinel
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .
@@ -52,6 +54,17 @@ test: install ## Whole suite against a throwaway PostgreSQL and Redis
 	  { apt-get update >/dev/null 2>&1 && \
 	    apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1; } || \
 	  echo "chromium/chromium-driver could not be installed; the browser tests will fail"; }
+	@missing=; for p in $(SCALEOUT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (servers of tests/scaleout)"; \
+	  apt="apt-get -o DPkg::Lock::Timeout=600 -y -q"; \
+	  { DEBIAN_FRONTEND=noninteractive $$apt install --no-install-recommends $$missing >/dev/null 2>&1 || \
+	    { $$apt update >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive $$apt install --no-install-recommends $$missing >/dev/null 2>&1; }; } || \
+	  echo "could not install$$missing; the tests in tests/scaleout will fail"; \
+	fi
 	@dir=$$(mktemp -d /tmp/loyalty-test-XXXXXX); \
 	  trap '.ci/services.sh stop "$$dir" >/dev/null 2>&1 || true' EXIT; \
 	  eval "$$(.ci/services.sh start "$$dir")" && \

@@ -8,6 +8,7 @@ variable through :data:`env`. A missing required value or a value that does not 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
@@ -157,6 +158,45 @@ class EnvReader(environ.Env):
                 f"{var} must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
             )
         return value
+
+    # --- Growing past one machine (scale-out helpers; self-contained) ---------------------------
+
+    def host_ports(self, name: _str) -> _list[tuple[_str, _int]]:
+        """Comma-separated ``host:port`` pairs (e.g. Redis Sentinels); empty when unset."""
+        value = self.get_value(name, default=None)
+        if value is None:
+            return []
+        pairs: _list[tuple[_str, _int]] = []
+        for item in (part.strip() for part in value.split(",")):
+            host, _, port = item.rpartition(":")
+            host = host.removeprefix("[").removesuffix("]")  # [::1]:26379
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ImproperlyConfigured(
+                    f"{name} must be comma-separated host:port pairs, e.g. "
+                    f"sentinel-1:26379,sentinel-2:26379 (got {item!r})"
+                )
+            pairs.append((host, int(port)))
+        return pairs
+
+    def fernet_keys(self, name: _str) -> _list[_str]:
+        """Comma-separated Fernet keys, newest first; empty when unset. Never echoes a key."""
+        value = self.get_value(name, default=None)
+        if value is None:
+            return []
+        keys = [item.strip() for item in value.split(",")]
+        for position, key in enumerate(keys, start=1):
+            try:
+                raw = base64.urlsafe_b64decode(key.encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raw = b""
+            if len(key) != 44 or len(raw) != 32:
+                raise ImproperlyConfigured(
+                    f"{name} must be comma-separated Fernet keys (44 characters of url-safe "
+                    f"base64 each, from Fernet.generate_key()); key {position} is not one"
+                )
+        if len(set(keys)) != len(keys):
+            raise ImproperlyConfigured(f"{name} lists the same key twice")
+        return keys
 
 
 env = EnvReader()

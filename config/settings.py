@@ -287,3 +287,73 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Growing past one machine: Redis Sentinel, brokers, PgBouncer, key rotation ------------------
+# One block, read through the same strict helpers; README "Growing past one machine" says why.
+
+#: Sentinels (host, port) that name the Redis master; REDIS_URL then gives only the username,
+#: password, database number and TLS (its host and port are not used).
+REDIS_SENTINELS = env.host_ports("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", None)
+if bool(REDIS_SENTINELS) != bool(REDIS_SENTINEL_MASTER):
+    raise ImproperlyConfigured("REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together")
+if REDIS_SENTINELS and (not REDIS_URL or REDIS_URL.startswith("unix:")):
+    raise ImproperlyConfigured(
+        "REDIS_SENTINELS needs REDIS_URL as redis://[:password@]any-host/db or rediss://... "
+        "(its password, database and TLS are used; the master's address comes from Sentinel)"
+    )
+if REDIS_URL:
+    # Every Redis user gets its client from core/redis_connection.py: REDIS_URL as it is, or the
+    # master that the Sentinels name.
+    CACHES["default"]["OPTIONS"]["CONNECTION_FACTORY"] = (
+        "core.redis_connection.CacheConnectionFactory"
+    )
+    DRAMATIQ_BROKER["BROKER"] = "core.redis_connection.RedisBroker"
+    DRAMATIQ_BROKER["OPTIONS"] = {}
+
+#: ``amqp://`` / ``amqps://``: Dramatiq's RabbitMQ broker; ``redis://`` / ``rediss://``: the Redis
+#: broker on that URL, as given. Unset: the Redis broker on REDIS_URL (through Sentinel when
+#: REDIS_SENTINELS is set), or the in-process broker without REDIS_URL.
+DRAMATIQ_BROKER_URL = env.url(
+    "DRAMATIQ_BROKER_URL", None, schemes=("amqp", "amqps", "redis", "rediss")
+)
+if DRAMATIQ_BROKER_URL and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "DRAMATIQ_BROKER_URL needs REDIS_URL as well (the cache, rate limits and Telegram "
+        "limiter are shared between processes through Redis)"
+    )
+if DRAMATIQ_BROKER_URL and DRAMATIQ_BROKER_URL.split(":", 1)[0].lower() in ("amqp", "amqps"):
+    DRAMATIQ_BROKER["BROKER"] = "dramatiq.brokers.rabbitmq.RabbitmqBroker"
+    # Publisher confirms: the relay learns at once when RabbitMQ did not take a message and gives
+    # the claim back instead of waiting for its lease to run out.
+    DRAMATIQ_BROKER["OPTIONS"] = {"url": DRAMATIQ_BROKER_URL, "confirm_delivery": True}
+elif DRAMATIQ_BROKER_URL:
+    DRAMATIQ_BROKER["OPTIONS"] = {"url": DRAMATIQ_BROKER_URL}
+
+#: The relay's own, direct PostgreSQL connection (session-level: LISTEN) for when DATABASE_URL
+#: is PgBouncer in transaction-pooling mode. ``outbox_relay`` makes it its default connection
+#: before first use (``outbox.relay.relay_database_use``).
+RELAY_DATABASE = (
+    env.database("RELAY_DATABASE_URL", "")  # set, so the default is never used
+    if env.str("RELAY_DATABASE_URL", None) is not None
+    else None
+)
+if RELAY_DATABASE is not None:
+    _default_db = DATABASES["default"]
+    if {RELAY_DATABASE["ENGINE"], _default_db["ENGINE"]} != {"django.db.backends.postgresql"}:
+        raise ImproperlyConfigured(
+            "RELAY_DATABASE_URL must be a postgres:// URL, and DATABASE_URL as well (PgBouncer "
+            "in front of the same PostgreSQL)"
+        )
+    # The relay's connection gets the client settings of the default one...
+    RELAY_DATABASE["OPTIONS"] = {**_default_db["OPTIONS"], **RELAY_DATABASE.get("OPTIONS", {})}
+    RELAY_DATABASE["CONN_MAX_AGE"] = _default_db["CONN_MAX_AGE"]
+    RELAY_DATABASE["CONN_HEALTH_CHECKS"] = True
+    # ...while the default one goes through PgBouncer in transaction mode, where a cursor
+    # declared WITH HOLD outside a transaction would outlive the server connection it was lent
+    # (Django's documented setting for transaction pooling).
+    _default_db["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+#: Fernet keys for endpoint secrets, newest first (encrypt with the first, decrypt with any); the
+#: keys derived from SECRET_KEY stay last so that secrets stored before keep working.
+OUTBOX_ENCRYPTION_KEYS = env.fernet_keys("OUTBOX_ENCRYPTION_KEYS")

@@ -230,10 +230,14 @@ class Backend(Protocol):
 class RedisBackend:
     """Reservations and admissions in Redis, atomic by Lua, timed by the Redis server's clock."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | None = None) -> None:
+        """``url``: that Redis; None: the configured one (REDIS_URL, or the Sentinel master)."""
         import redis
 
-        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        from core.redis_connection import redis_client
+
+        timeouts = {"socket_timeout": 2, "socket_connect_timeout": 2}
+        self._client = redis.Redis.from_url(url, **timeouts) if url else redis_client(**timeouts)
         self._reserve = self._client.register_script(_RESERVE_LUA)
         self._admit = self._client.register_script(_ADMIT_LUA)
         self._release = self._client.register_script(_RELEASE_LUA)
@@ -431,7 +435,6 @@ def send_rate_limiter() -> SendRateLimiter:
     global _limiter
     with _limiter_lock:
         if _limiter is None:
-            url = settings.REDIS_URL
-            backend: Backend = RedisBackend(url) if url else MemoryBackend()
+            backend: Backend = RedisBackend() if settings.REDIS_URL else MemoryBackend()
             _limiter = SendRateLimiter(backend)
         return _limiter

@@ -1,7 +1,11 @@
 """Encryption at rest for webhook signing secrets.
 
-Standard Webhooks signing needs the secret itself, so it cannot be hashed; it is encrypted with a
-Fernet key derived from ``SECRET_KEY`` (and ``SECRET_KEY_FALLBACKS`` for rotation).
+Standard Webhooks signing needs the secret itself, so it cannot be hashed; it is encrypted with
+Fernet. The keys, newest first: ``OUTBOX_ENCRYPTION_KEYS`` (Fernet keys), then Fernet keys derived
+from ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` (what encrypted every secret before
+``OUTBOX_ENCRYPTION_KEYS`` existed, so those stay readable). New tokens are made with the first
+key and any key decrypts. Rotation: put the new key first, run ``manage.py
+outbox_reencrypt_secrets`` (every stored secret moves to the newest key), then drop the old key.
 """
 
 from __future__ import annotations
@@ -9,9 +13,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.db import transaction
+
+from outbox.models import WebhookEndpoint
+
+#: Endpoints re-encrypted per transaction.
+REENCRYPT_BATCH = 200
 
 
 def _fernet_for(key: str) -> Fernet:
@@ -19,9 +31,15 @@ def _fernet_for(key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
-def _cipher() -> MultiFernet:
+def _keys() -> list[Fernet]:
+    """Newest first: the configured keys, then the ones derived from SECRET_KEY (legacy)."""
     keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    return MultiFernet([_fernet_for(k) for k in keys])
+    derived = [_fernet_for(k) for k in keys]
+    return [*(Fernet(k) for k in settings.OUTBOX_ENCRYPTION_KEYS), *derived]
+
+
+def _cipher() -> MultiFernet:
+    return MultiFernet(_keys())
 
 
 def secret_encrypt(secret: str) -> str:
@@ -35,3 +53,63 @@ def secret_decrypt(token: str) -> str:
 def webhook_secret_generate() -> str:
     """A new Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@dataclass
+class ReencryptResult:
+    """What :func:`endpoint_secrets_reencrypt` did, endpoint by endpoint."""
+
+    reencrypted: int = 0
+    #: Already under the newest key: left as they were.
+    current: int = 0
+    #: Their secret changed while we worked (a secret rotation); the new one is current already.
+    changed_meanwhile: int = 0
+    #: No configured key decrypts them: they cannot be delivered until the key is back.
+    undecryptable: list[str] = field(default_factory=list)
+
+
+def endpoint_secrets_reencrypt(
+    *, progress: Callable[[int, int], object] | None = None, batch: int = REENCRYPT_BATCH
+) -> ReencryptResult:
+    """Re-encrypt every endpoint secret under the newest key (``MultiFernet.rotate``).
+
+    Idempotent: a secret the newest key already decrypts is not touched, so a second run writes
+    nothing. Each write is conditional on the token read, so a secret rotated meanwhile (admin,
+    ``webhook_endpoint_rotate_secret``) is never overwritten with the old one. ``progress`` is
+    called after each batch with the endpoints it handled and the total.
+    """
+    keys = _keys()
+    newest, cipher = keys[0], MultiFernet(keys)
+    result = ReencryptResult()
+    total = WebhookEndpoint.objects.count()
+    last_id = None
+    while True:
+        page = WebhookEndpoint.objects.order_by("id")
+        if last_id is not None:
+            page = page.filter(id__gt=last_id)
+        rows = list(page.values_list("id", "secret_encrypted")[:batch])
+        if not rows:
+            return result
+        with transaction.atomic(durable=True):
+            for endpoint_id, token in rows:
+                try:
+                    newest.decrypt(token.encode())
+                    result.current += 1
+                    continue
+                except InvalidToken:
+                    pass
+                try:
+                    rotated = cipher.rotate(token.encode()).decode()
+                except InvalidToken:
+                    result.undecryptable.append(str(endpoint_id))
+                    continue
+                updated = WebhookEndpoint.objects.filter(
+                    id=endpoint_id, secret_encrypted=token
+                ).update(secret_encrypted=rotated)
+                if updated:
+                    result.reencrypted += 1
+                else:
+                    result.changed_meanwhile += 1
+        last_id = rows[-1][0]
+        if progress is not None:
+            progress(len(rows), total)

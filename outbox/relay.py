@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -25,7 +25,7 @@ from core.jobs import PeriodicJob
 from outbox.engine import BREAKER_COOLDOWN, BREAKER_THRESHOLD
 from outbox.models import Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.selectors import pauses_active
-from outbox.wakeup import Listener
+from outbox.wakeup import Listener, relay_database_settings
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +149,28 @@ def claim_release(claim: Claim) -> None:
         lease_expires_at=None,
         updated_at=timezone.now(),
     )
+
+
+def relay_database_use() -> bool:
+    """Make ``RELAY_DATABASE_URL`` this process's default connection; call before first use.
+
+    Only the relay process calls it; the api and the workers keep ``DATABASE_URL`` (PgBouncer).
+    The default connection is switched rather than a second alias added because the relay, its
+    periodic jobs and the selectors they call all use the default one implicitly
+    (``transaction.atomic()``, ``Model.objects``, ``connection.cursor()``): a database router
+    steers queries but not ``transaction.atomic()``, so a second alias would have split one
+    claim (``SELECT ... FOR UPDATE`` and its ``UPDATE``) across two connections.
+    """
+    direct = relay_database_settings()
+    if direct is None:
+        return False
+    connections.close_all()
+    # Connection wrappers keep a reference to this very dict (settings.DATABASES["default"]), so
+    # updating it in place also redirects the ones other threads create later.
+    entry = connections.settings["default"]
+    entry.clear()
+    entry.update(direct)
+    return True
 
 
 class Relay:

@@ -4,16 +4,25 @@ On PostgreSQL the nudge is ``NOTIFY outbox_due`` issued inside the writing trans
 delivers it only if and when that transaction commits, so a relay never wakes for a rolled-back
 write and never misses a committed one it could have seen. The embedded (SQLite) run has one
 process, so a :class:`threading.Event` set by ``transaction.on_commit`` does the same job.
+
+``LISTEN`` belongs to a session, which PgBouncer in transaction-pooling mode does not give: it
+lends a server connection per transaction, and notifications for a ``LISTEN`` issued through it
+reach whichever client holds that connection next, or nobody. So the listener connects to
+``RELAY_DATABASE_URL`` (PostgreSQL itself) when that is set. ``NOTIFY`` may go through PgBouncer:
+it is part of the writing transaction and PostgreSQL sends it on commit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import select
 import threading
+from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import connection, connections, transaction
 
 logger = logging.getLogger(__name__)
@@ -31,6 +40,15 @@ def notify_on_commit() -> None:
         transaction.on_commit(_local_event.set)
 
 
+def relay_database_settings() -> dict[str, Any] | None:
+    """``RELAY_DATABASE_URL`` as a complete Django database entry (defaults filled in), or None."""
+    if settings.RELAY_DATABASE is None:
+        return None
+    entry = copy.deepcopy(settings.RELAY_DATABASE)
+    configured: dict[str, Any] = connections.configure_settings({"default": entry})["default"]
+    return configured
+
+
 class Listener:
     """Blocks until a nudge arrives or ``timeout`` passes; reconnects after errors."""
 
@@ -41,6 +59,9 @@ class Listener:
         db = connections["default"]
         if db.vendor != "postgresql":
             return None
+        direct = relay_database_settings()
+        if direct is not None:
+            db = type(db)(direct, alias="outbox_listener")
         params = db.get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)

@@ -35,6 +35,7 @@ from django.views.decorators.http import require_safe
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core.redis_connection import redis_client
 from core.schema import migrations_missing, schema_behind_cached
 
 #: Budget of one answer's checks; CONTRACT promises an answer within 2 s.
@@ -103,8 +104,7 @@ def _redis() -> redis.Redis:
     global _redis_client
     with _redis_lock:
         if _redis_client is None:
-            _redis_client = redis.Redis.from_url(
-                settings.REDIS_URL,
+            _redis_client = redis_client(
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
                 socket_timeout=REDIS_TIMEOUT_SECONDS,
                 retry=Retry(NoBackoff(), 0),

@@ -60,6 +60,11 @@ ENVIRONMENT = {
     "ALERT_OUTBOX_DEAD_DELTA",
     "ALERTS_5XX_SAMPLE_RATE",
     "OUTBOX_ALLOW_PRIVATE_TARGETS",
+    "DRAMATIQ_BROKER_URL",
+    "RELAY_DATABASE_URL",
+    "REDIS_SENTINELS",
+    "REDIS_SENTINEL_MASTER",
+    "OUTBOX_ENCRYPTION_KEYS",
 }
 
 #: Variables the deployment itself reads (compose interpolation, scripts).
