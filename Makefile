@@ -27,9 +27,10 @@ install: $(STAMP) ## Install the project and its tools into .venv
 # that manage.py, gunicorn, the relay and the worker read (config/env.py), so commands run in the
 # checkout work and their one-time codes are accepted by this server.
 run: install ## Migrate, create the demo merchant and serve on 127.0.0.1:8080 (SQLite, in-process broker)
-	@$(BIN)/python -c 'import sys; from config.env import env_file_local_write as w; \
+	@$(BIN)/python -c 'from config.env import env_file_local_write as w; \
 	  w() and print("wrote .env (local development settings, git-ignored)")' || exit 1
-	@set -a; PORT=$(PORT); set +a; \
+	@set -a; DEBUG=$${DEBUG:-1}; OUTBOX_ALLOW_PRIVATE_TARGETS=$${OUTBOX_ALLOW_PRIVATE_TARGETS:-1}; \
+	  PORT=$(PORT); set +a; \
 	  $(BIN)/python manage.py migrate --noinput -v 0 && \
 	  $(BIN)/python manage.py demo_setup --port $(PORT) && \
 	  if [ -n "$${REDIS_URL:-}" ]; then \
@@ -56,6 +57,10 @@ test: install ## Whole suite against a throwaway PostgreSQL and Redis
 	  { apt-get update >/dev/null 2>&1 && \
 	    apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1; } || \
 	  echo "chromium/chromium-driver could not be installed; the browser tests will fail"; }
+	@# The Node webhook-verification snippet of docs/webhooks.md runs against its pinned lockfile.
+	@[ -d tests/docs/node/node_modules/standardwebhooks ] || \
+	  npm ci --prefix tests/docs/node --no-audit --no-fund >/dev/null 2>&1 || \
+	  echo "npm ci in tests/docs/node failed; the Node webhook snippet test will fail"
 	@dir=$$(mktemp -d /tmp/loyalty-test-XXXXXX); \
 	  trap '.ci/services.sh stop "$$dir" >/dev/null 2>&1 || true' EXIT; \
 	  eval "$$(.ci/services.sh start "$$dir")" && \

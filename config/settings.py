@@ -280,8 +280,24 @@ SPECTACULAR_SETTINGS.update(
         "SWAGGER_UI_DIST": "SIDECAR",
         "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
         "REDOC_DIST": "SIDECAR",
+        "WEBHOOKS": [
+            f"integrations.openapi.webhook_{name}"
+            for name in (
+                "customer_created",
+                "customer_telegram_linked",
+                "purchase_committed",
+                "purchase_refunded",
+                "points_adjusted",
+                "points_expired",
+            )
+        ],
     }
 )
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "integrations.openapi.schema_postprocess",
+    "integrations.openapi.webhooks_postprocess",
+]
 # --- end API docs ---------------------------------------------------------------------------
 
 LOGGING = {
