@@ -54,30 +54,3 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.sent_at:%Y-%m-%d %H:%M}"
-
-
-class OutboxMinute(models.Model):
-    """One minute of outbox figures for the admin's operations panel, written by the relay's
-    ``outbox_rollup`` job (``platform_ops.jobs``): the panel reads at most 1,440 of these rows
-    (24 h) by their unique index, never the delivery or attempt tables.
-
-    ``delivered`` / ``failed`` / ``errors``: attempts started in that minute that answered 2xx,
-    answered another status, or got no answer (timeout, connection error). The backlog columns
-    (``backlog``) are the state when the minute was last rolled up: pending, in flight (leased)
-    and dead per channel.
-    """
-
-    minute = models.DateTimeField(unique=True)
-    delivered = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    errors = models.PositiveIntegerField(default=0)
-    #: ``{"webhook": {"pending": n, "leased": n, "dead": n}, "telegram": {...}}``
-    backlog = models.JSONField(default=dict)
-    oldest_pending_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ("minute",)
-
-    def __str__(self) -> str:
-        return f"outbox minute {self.minute:%Y-%m-%d %H:%M}"

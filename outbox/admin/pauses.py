@@ -107,7 +107,8 @@ class OutboxPauseAdmin(StatusPanelMixin):
         return False  # pauses are history: resume instead
 
     class Media:
-        # Shows only the target field of the chosen scope (templates/admin/outbox/outboxpause).
+        # Shows only the target field of the chosen scope (outbox/static/outbox/pause_scope.js);
+        # without script every field shows and clean() still refuses a mismatch.
         js = ("outbox/pause_scope.js",)
 
     def get_urls(self) -> list[URLPattern]:
