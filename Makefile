@@ -23,7 +23,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Install the project and its tools into .venv
 
+# First run: writes the git-ignored .env (DEBUG=1, a generated SECRET_KEY, the demo's settings)
+# that manage.py, gunicorn, the relay and the worker read (config/env.py), so commands run in the
+# checkout work and their one-time codes are accepted by this server.
 run: install ## Migrate, create the demo merchant and serve on 127.0.0.1:8080 (SQLite, in-process broker)
+	@$(BIN)/python -c 'from config.env import env_file_local_write as w; \
+	  w() and print("wrote .env (local development settings, git-ignored)")' || exit 1
 	@set -a; DEBUG=$${DEBUG:-1}; OUTBOX_ALLOW_PRIVATE_TARGETS=$${OUTBOX_ALLOW_PRIVATE_TARGETS:-1}; \
 	  PORT=$(PORT); set +a; \
 	  $(BIN)/python manage.py migrate --noinput -v 0 && \
@@ -65,10 +70,15 @@ test: install ## Whole suite against a throwaway PostgreSQL and Redis
 	      DEBIAN_FRONTEND=noninteractive $$apt install --no-install-recommends $$missing >/dev/null 2>&1; }; } || \
 	  echo "could not install$$missing; the tests in tests/scaleout will fail"; \
 	fi
+	@# The Node webhook-verification snippet of docs/webhooks.md runs against its pinned lockfile.
+	@[ -d tests/docs/node/node_modules/standardwebhooks ] || \
+	  npm ci --prefix tests/docs/node --no-audit --no-fund >/dev/null 2>&1 || \
+	  echo "npm ci in tests/docs/node failed; the Node webhook snippet test will fail"
 	@dir=$$(mktemp -d /tmp/loyalty-test-XXXXXX); \
 	  trap '.ci/services.sh stop "$$dir" >/dev/null 2>&1 || true' EXIT; \
 	  eval "$$(.ci/services.sh start "$$dir")" && \
 	  export SECRET_KEY=test-secret-key-0123456789abcdef0123456789 OUTBOX_ALLOW_PRIVATE_TARGETS=1 && \
+	  export ENV_FILE= && \
 	  $(BIN)/ruff check . && \
 	  $(BIN)/mypy $(MYPY_PATHS) && \
 	  $(BIN)/pytest $(PYTEST_ARGS)

@@ -4,12 +4,29 @@
 variable through :data:`env`. A missing required value or a value that does not parse raises
 :class:`~django.core.exceptions.ImproperlyConfigured` naming the variable and what was expected;
 ``manage.py``, ``config/wsgi.py`` and ``config/gunicorn.py`` print that one line and exit.
+
+**The local ``.env`` file** (:func:`env_file_load`, run once when this module is imported, so
+``manage.py``, gunicorn, the relay and the worker all see it): ``make run`` writes a git-ignored
+``.env`` in the checkout on its first run (:func:`env_file_local_write`: ``DEBUG=1``, a generated
+``SECRET_KEY``, the demo's settings). Its values fill in only what the process environment does
+not set. The rule that keeps production away from it:
+
+* ``ENV_FILE=/path`` reads that file (it must exist), whatever it says;
+* ``ENV_FILE=`` (set but empty) reads no file at all (``make test`` does this);
+* ``ENV_FILE`` unset reads the checkout's ``.env`` only when it exists, says ``DEBUG=1`` (a
+  development file) and the process environment does not set ``DEBUG`` to a false value.
+
+Production never has a checkout ``.env`` (``.dockerignore`` keeps it out of the image) and sets
+``DEBUG=0``, so it reads a file only when pointed at one with ``ENV_FILE``.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+import os
+import secrets
+from collections.abc import Callable, Mapping, MutableMapping
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import environ
@@ -199,4 +216,74 @@ class EnvReader(environ.Env):
         return keys
 
 
+#: The checkout's local file, written by ``make run`` (``env_file_local_write``).
+LOCAL_ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
+
+
+class _FileValues(environ.Env):
+    """django-environ's ``read_env`` parser, writing into a dict of its own (not os.environ)."""
+
+    ENVIRON: dict[_str, _str] = {}
+
+
+def env_file_values(path: Path) -> dict[_str, _str]:
+    """The variables ``path`` sets, parsed by django-environ's ``Env.read_env``."""
+    _FileValues.ENVIRON = {}
+    _FileValues.read_env(str(path), overwrite=True)
+    return dict(_FileValues.ENVIRON)
+
+
+def env_file_choose(
+    environ_map: Mapping[_str, _str], local: Path = LOCAL_ENV_FILE
+) -> tuple[Path | None, dict[_str, _str]]:
+    """Which file to read (see the module docstring) and its values; ``(None, {})`` for none."""
+    explicit = environ_map.get("ENV_FILE")
+    if explicit is not None:
+        if not explicit.strip():
+            return None, {}
+        path = Path(explicit.strip())
+        if not path.is_file():
+            raise ImproperlyConfigured(f"ENV_FILE must name an existing file (got {explicit!r})")
+        return path, env_file_values(path)
+    if not local.is_file():
+        return None, {}
+    debug = (environ_map.get("DEBUG") or "").strip().lower()
+    if debug in {"0", "false", "no", "off"}:
+        return None, {}
+    values = env_file_values(local)
+    if (values.get("DEBUG") or "").strip().lower() not in {"1", "true", "yes", "on"}:
+        return None, {}
+    return local, values
+
+
+def env_file_load(environ_map: MutableMapping[_str, _str] = os.environ) -> Path | None:
+    """Fill in ``environ_map`` from the chosen file (set variables win); the file read or None."""
+    path, values = env_file_choose(environ_map)
+    for name, value in values.items():
+        environ_map.setdefault(name, value)
+    return path
+
+
+def env_file_local_write(path: Path = LOCAL_ENV_FILE) -> bool:
+    """Write the local development ``.env`` unless it exists; True when written.
+
+    The key is generated once and kept, so one-time codes issued by a command (HMAC'd with
+    ``SECRET_KEY``) are accepted by the running server, across restarts.
+    """
+    if path.exists():
+        return False
+    path.write_text(
+        "# Written by `make run` on its first run: local development only, git-ignored.\n"
+        "# manage.py, gunicorn, the relay and the worker read it (config/env.py); the\n"
+        "# process environment wins over it. Production ignores it (DEBUG=0, no ENV_FILE).\n"
+        "DEBUG=1\n"
+        f"SECRET_KEY={secrets.token_urlsafe(48)}\n"
+        "# The demo's webhook endpoint is the built-in receiver on 127.0.0.1.\n"
+        "OUTBOX_ALLOW_PRIVATE_TARGETS=1\n"
+    )
+    path.chmod(0o600)
+    return True
+
+
+env_file_load()
 env = EnvReader()

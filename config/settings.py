@@ -270,6 +270,36 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- API docs (issue 14): Swagger UI from drf-spectacular-sidecar (static files served by
+# WhiteNoise, no CDN: /api/docs/ works air-gapped); OpenAPI 3.1, whose top-level `webhooks`
+# section describes every event we send (integrations.openapi.webhooks_postprocess).
+INSTALLED_APPS.append("drf_spectacular_sidecar")
+SPECTACULAR_SETTINGS.update(
+    {
+        "OAS_VERSION": "3.1.0",
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "WEBHOOKS": [
+            f"integrations.openapi.webhook_{name}"
+            for name in (
+                "customer_created",
+                "customer_telegram_linked",
+                "purchase_committed",
+                "purchase_refunded",
+                "points_adjusted",
+                "points_expired",
+            )
+        ],
+    }
+)
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "integrations.openapi.schema_postprocess",
+    "integrations.openapi.webhooks_postprocess",
+]
+# --- end API docs ---------------------------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from platform_ops import health
+from platform_ops import docs, health
 from platform_ops.metrics import metrics_view
 from portal import urls as portal_urls
 
@@ -23,6 +23,10 @@ urlpatterns = [
     path("api/telegram/", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # --- docs for merchants' developers (issue 14): problem type pages ---------------------
+    path("docs/problems/", docs.problem_index, name="docs-problems"),
+    path("docs/problems/<slug:slug>", docs.problem_page, name="docs-problem"),
+    # --- end docs ------------------------------------------------------------------------------
 ]
 
 if settings.DEBUG:

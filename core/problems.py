@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -14,7 +15,9 @@ from core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_BASE = "https://docs.loyalty.example/problems/"
+#: Each problem ``type`` is a page we serve (platform_ops.docs, ``/docs/problems/<slug>``) at the
+#: public base URL (``API_BASE_URL``), so following it explains the problem.
+PROBLEM_BASE = settings.API_BASE_URL.rstrip("/") + "/docs/problems/"
 CONTENT_TYPE = "application/problem+json"
 
 

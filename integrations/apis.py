@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import ValidationFailed
 from core.idempotency import Idempotency
 from core.openapi import problems
 from integrations.fields import (
@@ -34,7 +35,15 @@ from integrations.fields import (
 )
 from integrations.idempotency import idempotency_key_from, idempotent
 from integrations.openapi import idempotency_key
-from integrations.selectors import LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX, ledger_page
+from integrations.selectors import (
+    EVENTS_PAGE_DEFAULT,
+    EVENTS_PAGE_MAX,
+    LEDGER_PAGE_DEFAULT,
+    LEDGER_PAGE_MAX,
+    event_page,
+    ledger_page,
+)
+from loyalty.events import EventType
 from loyalty.models import Customer, Purchase, Refund
 from loyalty.payloads import (
     LedgerEntryPayload,
@@ -389,3 +398,84 @@ class TransactionListApi(IntegrationApi):
             "next": page.next_cursor,
         }
         return Response(self.TransactionListOutput(body).data)
+
+
+# --- the event feed ---------------------------------------------------------------------------
+
+#: What the feed lists: the webhook event types (points.expiring_soon is Telegram only).
+FEED_EVENT_TYPES = [t.value for t in EventType if t != EventType.POINTS_EXPIRING_SOON]
+
+
+class EventOutput(serializers.Serializer):
+    """One event: the webhook body, with the webhook's `webhook-id` as `id`."""
+
+    id = serializers.CharField(help_text="The event's `msg_…` id: the webhook-id header.")
+    type = serializers.ChoiceField(choices=FEED_EVENT_TYPES, help_text="The event type.")
+    timestamp = serializers.CharField(help_text="When the event happened (ISO 8601).")
+    data = serializers.DictField(
+        help_text="The object, as in the webhook (see the schema's `webhooks`)."
+    )
+
+
+class EventListApi(IntegrationApi):
+    """``GET events?after=&type=``: the merchant's webhook events, oldest first, by cursor."""
+
+    class EventListQuery(StrictSerializer):
+        """Where to continue, which type, and how many."""
+
+        after = StrictCharField(
+            max_length=200,
+            required=False,
+            help_text="The `next` of the previous page; omit it for the oldest events kept.",
+        )
+        type = serializers.ChoiceField(
+            choices=FEED_EVENT_TYPES, required=False, help_text="Only events of this type."
+        )
+        limit = serializers.IntegerField(
+            min_value=1,
+            max_value=EVENTS_PAGE_MAX,
+            default=EVENTS_PAGE_DEFAULT,
+            help_text=f"Events per page, 1 to {EVENTS_PAGE_MAX}.",
+        )
+
+    class EventListOutput(serializers.Serializer):
+        """A page of events, oldest first."""
+
+        results = EventOutput(many=True)
+        next = serializers.CharField(
+            allow_null=True,
+            help_text="Pass as `after` for the following events; null only before any event. "
+            "Polling with it later returns only newer events.",
+        )
+        done = serializers.BooleanField(help_text="True when this page reached the newest event.")
+
+    @extend_schema(
+        operation_id="event_list",
+        tags=["events"],
+        summary="List the merchant's events (the webhooks, for polling or catching up)",
+        description="The same events, ids (`webhook-id`) and payloads the webhooks carry, oldest "
+        "first, for merchants whose endpoint missed messages or cannot receive them. Events are "
+        "kept as long as the outbox keeps them (`OUTBOX_RETENTION_DAYS`, 14 days by default).",
+        parameters=[EventListQuery],
+        responses={200: EventListOutput, **problems()},
+    )
+    def get(self, request: Request) -> Response:
+        # A parameter sent empty (`?type=`) is refused, not read as absent (which DRF's
+        # form-style parsing of query strings would do).
+        blank = {
+            name: ["Send a value, or leave the parameter out."]
+            for name, value in request.query_params.items()
+            if name in self.EventListQuery().fields and not value.strip()
+        }
+        if blank:
+            raise ValidationFailed(f"Empty parameter: {', '.join(blank)}.", errors=blank)
+        query = validated(self.EventListQuery, request.query_params)
+        page = event_page(
+            merchant=request.auth.merchant,
+            event_types=FEED_EVENT_TYPES,
+            after=query.get("after"),
+            event_type=query.get("type"),
+            limit=query["limit"],
+        )
+        body = {"results": page.results, "next": page.next_cursor, "done": page.done}
+        return Response(self.EventListOutput(body).data)

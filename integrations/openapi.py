@@ -6,11 +6,14 @@ The problem+json responses and their examples are declared in :mod:`core.openapi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
+
+from loyalty import payloads
 
 DESCRIPTION = """
 The API a merchant's registers and back office use to run the loyalty program.
@@ -120,4 +123,142 @@ def schema_postprocess(
                     response.setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
                 elif idempotent and status.startswith("2"):
                     response.setdefault("headers", {})["Idempotent-Replayed"] = _REPLAYED
+    return result
+
+
+# --- webhooks (OpenAPI 3.1 top-level `webhooks`; SPECTACULAR_SETTINGS["WEBHOOKS"]) -------------
+
+WEBHOOK_DESCRIPTION = """
+We POST one JSON object `{"type", "timestamp", "data"}` per event to each subscribed endpoint,
+signed per [Standard Webhooks](https://www.standardwebhooks.com/): verify `webhook-signature`
+over `webhook-id.webhook-timestamp.body` with the endpoint's `whsec_...` secret (the
+`standardwebhooks` libraries for Python and Node do it; see docs/webhooks.md).
+
+Delivery is **at least once**: use `webhook-id` (the event's `msg_...` id, the same on every
+retry and replay, and the `id` in `GET events`) to drop duplicates. Answer any 2xx within 10 s
+to acknowledge. Anything else is retried on the endpoint's schedule (default: immediately, 5 s,
+5 min, 30 min, 2 h, 5 h, 10 h, 10 h, with jitter); 429/503 with `Retry-After` waits that long
+(at most 1 h); other 4xx are tried at most 3 times; a response header
+`webhook-delivery: abort-message` stops retrying that message; **410 Gone disables the
+endpoint**. Deliveries to one endpoint for one customer go out in commit order.
+""".strip()
+
+_SIGNATURE_HEADERS = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "description": "The event's id (`msg_...`): the same on retries and replays; dedupe on it.",
+        "schema": {"type": "string", "pattern": "^msg_"},
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "description": "Unix seconds when this attempt was signed; reject ones far from now.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "description": "Space-separated `v1,<base64 HMAC-SHA256>` signatures of "
+        "`{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (base64 after "
+        "`whsec_`); more than one during a secret rotation.",
+        "schema": {"type": "string", "pattern": "^v1,"},
+    },
+]
+
+
+def _webhook(event_type: str, data: type, summary: str) -> Any:
+    from drf_spectacular.utils import OpenApiResponse, OpenApiWebhook, extend_schema
+    from rest_framework import serializers
+
+    name = "".join(part.capitalize() for part in re.split(r"[._]", event_type)) + "Webhook"
+    envelope = type(
+        name,
+        (serializers.Serializer,),
+        {
+            "__doc__": f"The body of a `{event_type}` webhook.",
+            "__module__": __name__,
+            "type": serializers.ChoiceField(choices=[event_type], help_text="The event type."),
+            "timestamp": serializers.DateTimeField(help_text="When the event happened (ISO 8601)."),
+            "data": data(help_text="The object, as the API shows it."),
+        },
+    )
+    return OpenApiWebhook(
+        name=event_type,
+        decorator=extend_schema(
+            summary=summary,
+            description=WEBHOOK_DESCRIPTION,
+            request={"application/json": envelope},
+            responses={
+                200: OpenApiResponse(description="Any 2xx acknowledges the message."),
+                410: OpenApiResponse(description="Gone: we disable the endpoint."),
+            },
+        ),
+    )
+
+
+def _data(shape: type, name: str) -> type:
+    from integrations.fields import payload_serializer
+
+    return payload_serializer(shape, name=name)
+
+
+_customer = _data(payloads.CustomerPayload, "CustomerEventData")
+webhook_customer_created = _webhook(
+    "customer.created", _customer, "A customer registered (API, portal or Telegram)"
+)
+webhook_customer_telegram_linked = _webhook(
+    "customer.telegram_linked", _customer, "A customer linked their Telegram chat"
+)
+_purchase = _data(payloads.PurchasePayload, "PurchaseEventData")
+
+
+def _refunded() -> type:
+    # RefundedData nests the purchase, which payload_serializer does not map: built here.
+    from rest_framework import serializers
+
+    base = _data(payloads.RefundPayload, "RefundEventBase")
+    return type(
+        "RefundEventData",
+        (base,),
+        {
+            "__doc__": payloads.RefundedData.__doc__,
+            "__module__": __name__,
+            "purchase": _purchase(help_text="The purchase after the refund."),
+            "balance_points": serializers.IntegerField(
+                help_text="The customer's spendable balance after the refund."
+            ),
+        },
+    )
+
+
+webhook_purchase_committed = _webhook(
+    "purchase.committed", _purchase, "A purchase was committed (points earned and/or redeemed)"
+)
+webhook_purchase_refunded = _webhook(
+    "purchase.refunded", _refunded(), "A purchase was refunded in full or in part"
+)
+webhook_points_adjusted = _webhook(
+    "points.adjusted",
+    _data(payloads.PointsAdjustedData, "PointsAdjustedEventData"),
+    "Points were added or removed by hand",
+)
+webhook_points_expired = _webhook(
+    "points.expired",
+    _data(payloads.PointsExpiredData, "PointsExpiredEventData"),
+    "Points expired",
+)
+
+
+def webhooks_postprocess(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """The Standard Webhooks signature headers on every webhook (OpenApiWebhook has no
+    parameter of its own for them)."""
+    for path_item in result.get("webhooks", {}).values():
+        for operation in path_item.values():
+            operation["parameters"] = [dict(h) for h in _SIGNATURE_HEADERS]
     return result

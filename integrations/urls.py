@@ -57,4 +57,5 @@ urlpatterns = [
     path("purchases", apis.PurchaseCommitApi.as_view(), name="integrations-purchases"),
     path("refunds", apis.RefundCreateApi.as_view(), name="integrations-refunds"),
     path("transactions", apis.TransactionListApi.as_view(), name="integrations-transactions"),
+    path("events", apis.EventListApi.as_view(), name="integrations-events"),
 ]

@@ -113,13 +113,15 @@ def quote_compute(
     redeemable = sum(line.amount_minor for line in lines if line.redeemable)
     cap_points = redeemable * redeem_cap_bps // 10000 // minor_per_point
     max_redeem = min(cap_points, balance_points)
-    if redeem_points > balance_points:
+    # One refusal naming the limit that binds (the smaller of balance and cap), so the title,
+    # the detail and "Send at most N" always speak of the same number.
+    if redeem_points > max_redeem and balance_points <= cap_points:
         raise InsufficientPoints(
             f"The customer has {balance_points} spendable points; {redeem_points} were asked.",
             errors={"redeem_points": [f"Send at most {max_redeem}."]},
             extra={"balance_points": balance_points, "max_redeem_points": max_redeem},
         )
-    if redeem_points > cap_points:
+    if redeem_points > max_redeem:
         raise RedeemCapExceeded(
             f"At most {cap_points} points can pay for this purchase; {redeem_points} were asked.",
             errors={"redeem_points": [f"Send at most {max_redeem}."]},

@@ -1,7 +1,9 @@
 """The demo's own webhook receiver (DEBUG only): proves delivery works in ``make run``.
 
 It verifies each message with the ``standardwebhooks`` library exactly as a merchant would, and
-keeps the last messages in the cache (shared by all web processes) for ``GET /demo/webhooks``.
+keeps the last messages in the cache (shared by all web processes) for ``GET /demo/webhooks``;
+only verified messages are kept, and each entry says ``"verified": true``. A message that fails
+verification is answered 400 and not listed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 
 from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -38,7 +41,15 @@ def demo_webhooks(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "bad signature"}, status=400)
     message = json.loads(request.body)
     kept = cache.get(_CACHE_KEY, [])
-    kept = [*kept, {"webhook_id": request.headers.get("webhook-id"), **message}][-_KEEP:]
+    entry = {
+        "webhook_id": request.headers.get("webhook-id"),
+        # Only messages whose signature checked out are kept: each entry says so.
+        "verified": True,
+        "verified_with": "standardwebhooks (webhook-id, webhook-timestamp, webhook-signature)",
+        "received_at": timezone.now().isoformat(),
+        **message,
+    }
+    kept = [*kept, entry][-_KEEP:]
     cache.set(_CACHE_KEY, kept, timeout=3600)
     logger.info("demo receiver verified %s", message.get("type"))
     return JsonResponse({"ok": True})

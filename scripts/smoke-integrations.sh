@@ -98,6 +98,21 @@ check_code() {
   detail "customer $CUSTOMER_ID"
 }
 
+# step_hinted NAME COMMAND HINT: like `step` with OPS_HINT=HINT, except that when the failing
+# answer was 401/403 the hint points at the API key, not at what the step looks up.
+step_hinted() {
+  local name=$1 command=$2 hint=$3 failures=$OPS_FAILURES continue=$OPS_CONTINUE status
+  : >"$OPS_TMP/status"
+  OPS_CONTINUE=1 OPS_HINT="" step "$name" "$command"
+  ((OPS_FAILURES > failures)) || return 0
+  status=$(<"$OPS_TMP/status")
+  if [[ $status == 401 || $status == 403 ]]; then
+    hint="the API key was refused (HTTP $status): check INTEGRATION_API_KEY (wrong, revoked, expired or read-only), not the customer"
+  fi
+  printf '       next: %s\n' "$hint" >&2
+  [[ $continue == 1 ]] || exit 1
+}
+
 check_customer() {
   local id=${CUSTOMER_ID:-${SMOKE_CUSTOMER_ID:-}} phone
   if [[ -n $id ]]; then
@@ -204,7 +219,7 @@ main() {
   HTTP_HEADER_FILE=$(http_header_file auth "Authorization: Bearer ${INTEGRATION_API_KEY:-}")
   step config check_config
   step code check_code
-  OPS_HINT="is the smoke customer registered for this merchant's key?" step customer check_customer
+  step_hinted customer check_customer "is the smoke customer registered for this merchant's key?"
   step calculate check_calculate
   step purchase check_purchase
   OPS_HINT="a smoke purchase ($PURCHASE_ID) is committed without its refund: refund it by hand" \

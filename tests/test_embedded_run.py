@@ -67,8 +67,9 @@ def test_embedded_run_serves_and_delivers(tmp_path):
         return result.stdout
 
     manage("migrate", "--noinput", "-v", "0")
-    first = manage("demo_setup", "--port", str(port))
-    again = manage("demo_setup", "--port", str(port))
+    save = str(tmp_path / "demo.env")
+    first = manage("demo_setup", "--port", str(port), "--save", save)
+    again = manage("demo_setup", "--port", str(port), "--save", save)
     info = printed_json(again)
     assert printed_json(first)["merchant_id"] == info["merchant_id"]  # idempotent
     log = tmp_path / "gunicorn.log"

@@ -128,3 +128,70 @@ def test_every_setting_read_is_declared():
             if names:
                 undeclared[str(path.relative_to(ROOT))] = sorted(names)
     assert not undeclared, f"settings read but not declared in config/settings.py: {undeclared}"
+
+
+# --- the local .env (config/env.py: env_file_choose) ---------------------------------------------
+
+
+def _dotenv(path: Path, debug: str = "1") -> Path:
+    path.write_text(f"# a comment\nDEBUG={debug}\nSECRET_KEY=from-the-file\nPORT=9999\n")
+    return path
+
+
+def test_local_env_file_is_read_when_it_is_a_development_file(tmp_path):
+    from config.env import env_file_choose
+
+    local = _dotenv(tmp_path / ".env")
+    path, values = env_file_choose({}, local)
+    assert path == local
+    assert values == {"DEBUG": "1", "SECRET_KEY": "from-the-file", "PORT": "9999"}
+
+
+def test_production_ignores_the_local_env_file_unless_pointed_at_it(tmp_path):
+    from config.env import env_file_choose
+
+    local = _dotenv(tmp_path / ".env")
+    assert env_file_choose({"DEBUG": "0"}, local) == (None, {})  # production says DEBUG=0
+    assert env_file_choose({"ENV_FILE": ""}, local) == (None, {})  # make test: no file
+    not_dev = _dotenv(tmp_path / "other.env", debug="0")
+    assert env_file_choose({}, not_dev) == (None, {})  # not a development file
+    assert env_file_choose({}, tmp_path / "missing") == (None, {})
+    # pointed at explicitly: read whatever it says
+    path, values = env_file_choose({"ENV_FILE": str(not_dev), "DEBUG": "0"}, local)
+    assert path == not_dev and values["DEBUG"] == "0"
+    with pytest.raises(ImproperlyConfigured, match="ENV_FILE must name an existing file"):
+        env_file_choose({"ENV_FILE": str(tmp_path / "nope")}, local)
+
+
+def test_environment_wins_over_the_file_and_commands_run_with_the_file_alone(tmp_path):
+    from config.env import env_file_load, env_file_local_write
+
+    dotenv = tmp_path / ".env"
+    assert env_file_local_write(dotenv)
+    environ_map = {"ENV_FILE": str(dotenv), "SECRET_KEY": "x" * 40}
+    assert env_file_load(environ_map) == dotenv
+    assert environ_map["SECRET_KEY"] == "x" * 40 and environ_map["DEBUG"] == "1"
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}
+    }
+    # Without the file, the checkout's commands stop (production's rule) ...
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, "ENV_FILE": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "SECRET_KEY is required" in refused.stderr
+    # ... with the file make run writes, they work: --help included.
+    for args in (["help", "createsuperuser"], ["check"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**clean, "ENV_FILE": str(dotenv)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -20,6 +21,30 @@ from outbox.admin.shared import (
     deliveries_retry_now,
 )
 from outbox.models import Delivery, OutboxEvent
+
+
+def delivery_summaries(event_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Deliveries per status of each event, in one grouped query on the event foreign key."""
+    summaries: dict[int, dict[str, int]] = {}
+    rows = (
+        Delivery.objects.filter(event_id__in=event_ids)
+        .values_list("event_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for event_id, status, n in rows:
+        summaries.setdefault(event_id, {})[status] = n
+    return summaries
+
+
+class EventChangeList(ChangeList):
+    """After the page is chosen, its events get their delivery status summary."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        summaries = delivery_summaries([event.pk for event in self.result_list])
+        for event in self.result_list:
+            event.delivery_summary = summaries.get(event.pk, {})
 
 
 class DeliveryInline(admin.TabularInline):
@@ -59,8 +84,8 @@ class OutboxEventAdmin(StatusPanelMixin, OutboxSearchMixin, ReadOnlyAdmin):
         "message_id",
         "event_type",
         "merchant",
+        "delivery_status",
         "customer_id",
-        "request_id",
         "created_at",
     )
     list_filter = (
@@ -89,6 +114,19 @@ class OutboxEventAdmin(StatusPanelMixin, OutboxSearchMixin, ReadOnlyAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and admin.ModelAdmin.has_change_permission(self, request, obj)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return EventChangeList
+
+    @admin.display(description="deliveries")
+    def delivery_status(self, obj: OutboxEvent) -> str:
+        """e.g. "2 delivered, 1 pending": the page's events counted in one query."""
+        summary: dict[str, int] | None = getattr(obj, "delivery_summary", None)
+        if summary is None:
+            summary = delivery_summaries([obj.pk]).get(obj.pk, {})
+        if not summary:
+            return "none"
+        return ", ".join(f"{n} {status}" for status, n in sorted(summary.items()))
 
     @staticmethod
     def _deliveries(queryset: QuerySet[OutboxEvent]) -> QuerySet[Delivery]:

@@ -16,3 +16,11 @@ register = template.Library()
 def site_modes_banner() -> dict[str, Any]:
     # The schema state as the middleware last saw it: no database query from a template.
     return {"modes": site_modes_current(), "schema_missing": schema_state.missing or []}
+
+
+@register.simple_tag
+def operations_panel() -> dict[str, Any]:
+    """The admin index's operations panel (per-minute rollups, pauses, modes)."""
+    from platform_ops.rollups import operations_panel as panel
+
+    return panel()

@@ -136,3 +136,21 @@ def test_help():
 
     assert result.returncode == 0
     assert "SMOKE_ALLOW_MUTATIONS" in result.stdout
+
+
+def test_wrong_key_hint_points_at_the_key_not_the_customer(fake_integrations):
+    result = smoke(fake_integrations, INTEGRATION_API_KEY="not-the-key", SMOKE_CUSTOMER_ID="42")
+
+    assert result.returncode != 0
+    assert "HTTP 401, expected 200" in result.line("customer")
+    assert "check INTEGRATION_API_KEY" in result.output
+    assert "is the smoke customer registered" not in result.output
+    assert "not-the-key" not in result.output
+
+
+def test_unknown_customer_hint_still_points_at_the_customer(fake_integrations):
+    result = smoke(fake_integrations, SMOKE_CUSTOMER_ID="999999")
+
+    assert result.returncode != 0
+    assert "next: is the smoke customer registered for this merchant's key?" in result.output
+    assert "INTEGRATION_API_KEY" not in result.output

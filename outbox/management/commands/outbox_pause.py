@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
+from loyalty.models import Merchant
+from outbox.models import WebhookEndpoint
 from outbox.services import outbox_pause
 
 
@@ -16,6 +19,31 @@ def add_scope_arguments(parser: CommandParser) -> None:
     scope.add_argument("--merchant", help="Merchant id (UUID).")
     scope.add_argument("--endpoint", help="Webhook endpoint id (UUID).")
     scope.add_argument("--channel", choices=["webhook", "telegram"], help="A whole channel.")
+
+
+def scope_options(options: dict[str, Any]) -> dict[str, str | None]:
+    """The scope flags checked before anything is written: ids are UUIDs of rows that exist.
+
+    One plain ``CommandError`` line for a bad value (``outbox_replay`` does the same), never
+    a traceback from the database layer.
+    """
+    scope: dict[str, str | None] = {"channel": options.get("channel")}
+    for flag, name, model, label in (
+        ("--merchant", "merchant", Merchant, "merchant"),
+        ("--endpoint", "endpoint", WebhookEndpoint, "webhook endpoint"),
+    ):
+        raw = options.get(name)
+        if raw is None:
+            scope[f"{name}_id"] = None
+            continue
+        try:
+            value = uuid.UUID(str(raw))
+        except ValueError:
+            raise CommandError(f"{flag} must be a UUID (got {raw!r})") from None
+        if not model.objects.filter(id=value).exists():
+            raise CommandError(f"no {label} with id {value}")
+        scope[f"{name}_id"] = str(value)
+    return scope
 
 
 def actor() -> str:
@@ -37,13 +65,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            pause = outbox_pause(
-                reason=options["reason"],
-                actor=actor(),
-                merchant_id=options.get("merchant"),
-                endpoint_id=options.get("endpoint"),
-                channel=options.get("channel"),
-            )
+            pause = outbox_pause(reason=options["reason"], actor=actor(), **scope_options(options))
         except ApplicationError as exc:
             raise CommandError(exc.detail) from None
         except ValueError as exc:

@@ -7,7 +7,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
-from outbox.management.commands.outbox_pause import actor, add_scope_arguments
+from outbox.management.commands.outbox_pause import (
+    actor,
+    add_scope_arguments,
+    scope_options,
+)
 from outbox.services import outbox_resume
 
 
@@ -21,12 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            ended = outbox_resume(
-                actor=actor(),
-                merchant_id=options.get("merchant"),
-                endpoint_id=options.get("endpoint"),
-                channel=options.get("channel"),
-            )
+            ended = outbox_resume(actor=actor(), **scope_options(options))
         except ApplicationError as exc:
             raise CommandError(exc.detail) from None
         except ValueError as exc:
