@@ -287,3 +287,19 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Hardening (issue 12): request limits and the /metrics rule. See docs/security.md. -------
+#: The largest request body we read (413 beyond); also Django's own DATA_UPLOAD_MAX_MEMORY_SIZE.
+#: Register requests and Telegram updates are a few kilobytes; 1 MiB leaves room for long
+#: purchase line lists.
+REQUEST_BODY_MAX_BYTES = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+#: Arrays and objects nested deeper than this in a JSON body get 400 (a Telegram update nests
+#: about 8 levels; our API bodies 3).
+JSON_MAX_DEPTH = 32
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("core.request_context.RequestContextMiddleware") + 1,
+    "core.request_limits.BodyLimitMiddleware",
+)
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["core.parsers.StrictJSONParser"]
+# --- end of hardening block -----------------------------------------------------------------
