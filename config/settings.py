@@ -302,4 +302,13 @@ MIDDLEWARE.insert(
     "core.request_limits.BodyLimitMiddleware",
 )
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["core.parsers.StrictJSONParser"]
+#: /metrics is never open by accident in production: with DEBUG=0 start-up stops without
+#: METRICS_TOKEN, unless METRICS_PUBLIC=1 says the scrape port is private on purpose (the test
+#: suite runs so; a production deployment should not).
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", False)
+if not DEBUG and not METRICS_TOKEN and not METRICS_PUBLIC:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is required when DEBUG is 0 (or set METRICS_PUBLIC=1 to serve /metrics "
+        "without a token on a private network)"
+    )
 # --- end of hardening block -----------------------------------------------------------------
