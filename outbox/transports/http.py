@@ -14,6 +14,7 @@ the environment are ignored there: a proxy would make the connection on our beha
 
 from __future__ import annotations
 
+import ssl
 import threading
 import typing
 
@@ -77,10 +78,10 @@ class GuardedTransport(httpx.HTTPTransport):
     replaced by the same pool (same limits, httpx's default SSL context) over our backend.
     """
 
-    def __init__(self, *, limits: httpx.Limits) -> None:
+    def __init__(self, *, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(limits=limits, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
