@@ -149,6 +149,12 @@ class StrictBooleanField(serializers.BooleanField):
 NO_CONTROL_CHARACTERS = RegexValidator(
     r"^[^\u0000-\u001F\u007F]*$", message="Remove control characters (tabs, newlines, NUL)."
 )
+#: The same for a field that may not be blank: surrounding spaces are trimmed, so the schema
+#: asks for at least one character that is not a space.
+NO_CONTROL_CHARACTERS_NOT_BLANK = RegexValidator(
+    r"^[^\u0000-\u001F\u007F]*[^\s\u0000-\u001F\u007F][^\u0000-\u001F\u007F]*$",
+    message="Send some text, without control characters (tabs, newlines, NUL).",
+)
 #: The shape every phone must have before ``phonenumbers`` judges the number itself: digits,
 #: optionally a leading +, spaces, dashes and brackets; at least 7 digits' room.
 PHONE_SHAPE = RegexValidator(
@@ -163,7 +169,9 @@ class StrictCharField(serializers.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.validators.append(NO_CONTROL_CHARACTERS)
+        self.validators.append(
+            NO_CONTROL_CHARACTERS if self.allow_blank else NO_CONTROL_CHARACTERS_NOT_BLANK
+        )
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):

@@ -58,3 +58,25 @@ def test_the_server_enforces_what_the_schema_states(setup, customer):
 @pytest.mark.parametrize("schema", ["LoginInRequest", "RefreshInRequest"])
 def test_portal_bodies_state_that_unknown_fields_are_refused(schema):
     assert SCHEMAS[schema]["additionalProperties"] is False
+
+
+def test_a_blank_order_id_is_outside_the_schema():
+    pattern = _pattern("PurchaseCommitInputRequest", "order_id")
+    assert not pattern.search("   ") and pattern.search(" a ")
+    name = SCHEMAS["CustomerRegisterInputRequest"]["properties"]["name"]["oneOf"][0]
+    assert re.compile(name["pattern"]).search("")  # name may be blank
+
+
+@pytest.mark.django_db
+def test_the_server_refuses_a_blank_order_id(setup, customer):
+    from integrations.services import api_key_issue
+
+    api = client_for(api_key_issue(merchant=setup.merchant).plaintext)
+    body = {
+        "customer_id": str(customer.id),
+        "amount_minor": 100,
+        "order_id": "   ",
+        "outlet_id": str(setup.outlet.id),
+    }
+    problem = assert_problem(post(api, "purchases", body, key="k-blank"), 400, "validation-error")
+    assert "order_id" in problem["errors"]
