@@ -77,7 +77,8 @@ test: install ## Whole suite against a throwaway PostgreSQL and Redis
 	@dir=$$(mktemp -d /tmp/loyalty-test-XXXXXX); \
 	  trap '.ci/services.sh stop "$$dir" >/dev/null 2>&1 || true' EXIT; \
 	  eval "$$(.ci/services.sh start "$$dir")" && \
-	  export SECRET_KEY=test-secret-key-0123456789abcdef0123456789 OUTBOX_ALLOW_PRIVATE_TARGETS=1 && \
+	  export SECRET_KEY=test-secret-key-0123456789abcdef0123456789 OUTBOX_ALLOW_PRIVATE_TARGETS=1 \
+	    METRICS_PUBLIC=1 && \
 	  export ENV_FILE= && \
 	  $(BIN)/ruff check . && \
 	  $(BIN)/mypy $(MYPY_PATHS) && \
@@ -87,7 +88,8 @@ bench: install ## Benchmarks (figures printed, also recorded in the README)
 	@dir=$$(mktemp -d /tmp/loyalty-bench-XXXXXX); \
 	  trap '.ci/services.sh stop "$$dir" >/dev/null 2>&1 || true' EXIT; \
 	  eval "$$(.ci/services.sh start "$$dir")" && \
-	  export SECRET_KEY=bench-secret-key-0123456789abcdef0123456789 OUTBOX_ALLOW_PRIVATE_TARGETS=1 && \
+	  export SECRET_KEY=bench-secret-key-0123456789abcdef0123456789 OUTBOX_ALLOW_PRIVATE_TARGETS=1 \
+	    METRICS_PUBLIC=1 && \
 	  for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean: ## Remove the virtualenv and the demo database

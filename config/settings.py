@@ -131,6 +131,8 @@ MIDDLEWARE = [
     # mode refusals (maintenance, read-only, schema behind), before sessions and views run; then
     # the alert counters, which therefore never count planned refusals as incidents.
     "core.request_context.RequestContextMiddleware",
+    # Bodies over REQUEST_BODY_MAX_BYTES get 413 before anything reads them (docs/security.md).
+    "core.request_limits.BodyLimitMiddleware",
     "platform_ops.modes.SiteModeMiddleware",
     "platform_ops.alert_counters.AlertCountersMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -249,7 +251,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, with depth and text checks (core/parsers.py, docs/security.md).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -387,3 +390,25 @@ if RELAY_DATABASE is not None:
 #: Fernet keys for endpoint secrets, newest first (encrypt with the first, decrypt with any); the
 #: keys derived from SECRET_KEY stay last so that secrets stored before keep working.
 OUTBOX_ENCRYPTION_KEYS = env.fernet_keys("OUTBOX_ENCRYPTION_KEYS")
+
+# --- Hardening (issue 12): request limits and the /metrics rule. See docs/security.md. -------
+#: The largest request body we read (413 beyond); also Django's own DATA_UPLOAD_MAX_MEMORY_SIZE.
+#: Register requests and Telegram updates are a few kilobytes; 1 MiB leaves room for long
+#: purchase line lists.
+REQUEST_BODY_MAX_BYTES = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+#: Arrays and objects nested deeper than this in a JSON body get 400 (a Telegram update nests
+#: about 8 levels; our API bodies 3).
+JSON_MAX_DEPTH = 32
+# The limits are enforced by core.request_limits.BodyLimitMiddleware (in MIDDLEWARE) and
+# core.parsers.StrictJSONParser (DRF's parser).
+#: /metrics is never open by accident in production: with DEBUG=0 start-up stops without
+#: METRICS_TOKEN, unless METRICS_PUBLIC=1 says the scrape port is private on purpose (the test
+#: suite runs so; a production deployment should not).
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", False)
+if not DEBUG and not METRICS_TOKEN and not METRICS_PUBLIC:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is required when DEBUG is 0 (or set METRICS_PUBLIC=1 to serve /metrics "
+        "without a token on a private network)"
+    )
+# --- end of hardening block -----------------------------------------------------------------

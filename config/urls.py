@@ -2,9 +2,12 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.problems import handler404 as api_not_found
 from platform_ops import docs, health
 from platform_ops.metrics import metrics_view
 from portal import urls as portal_urls
@@ -33,6 +36,32 @@ if settings.DEBUG:
     from platform_ops.demo import demo_webhooks
 
     urlpatterns.append(path("demo/webhooks", demo_webhooks, name="demo-webhooks"))
+
+# --- Hardening (issue 12): the landing page, and problem+json 404s under /api/ in every mode.
+_LANDING = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Loyalty platform</title></head>
+<body><h1>Loyalty platform</h1><ul>
+<li><a href="/portal/">Merchant portal</a></li>
+<li><a href="/api/docs/">API documentation</a> (<a href="/api/schema/">OpenAPI schema</a>)</li>
+<li><a href="/admin/">Platform admin</a></li>
+<li><a href="/health">Health</a></li>
+</ul></body></html>
+"""
+
+
+@require_safe
+def landing(request: HttpRequest) -> HttpResponse:
+    """``/`` (also the admin's "View site"): where to go next."""
+    return HttpResponse(_LANDING)
+
+
+urlpatterns += [
+    path("", landing, name="landing"),
+    # Last: an unknown API path is a problem+json 404 even with DEBUG=1, whose own 404 page is
+    # HTML listing every URL of the project.
+    re_path(r"^api/", api_not_found, name="api-not-found"),
+]
+# --- end of hardening block -----------------------------------------------------------------
 
 handler404 = "core.problems.handler404"
 handler500 = "core.problems.handler500"

@@ -1,4 +1,5 @@
-"""One JSON object per log line, with the request id when there is one."""
+"""One JSON object per log line, with the request id when there is one; secrets, query-string
+values and phone numbers redacted (:mod:`core.redaction`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from core.redaction import log_data_redact
 from core.request_context import current_request_id
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -27,4 +29,5 @@ class JsonFormatter(logging.Formatter):
                 data[key] = value
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str, ensure_ascii=False)
+        # Redaction last, over every field (messages, extras, tracebacks): see core.redaction.
+        return json.dumps(log_data_redact(data), default=str, ensure_ascii=False)

@@ -21,6 +21,15 @@ PROBLEM_BASE = settings.API_BASE_URL.rstrip("/") + "/docs/problems/"
 CONTENT_TYPE = "application/problem+json"
 
 
+#: The 500 answer: the failure is ours, and it says so without promising a retry will help
+#: (a request whose own content broke us would fail again; those are 4xx wherever we know them).
+INTERNAL_ERROR_DETAIL = (
+    "Something failed on our side; it is logged under this response's X-Request-ID: quote it "
+    "to support. A retry helps only if the failure was passing (a write retried with the same "
+    "Idempotency-Key and body never applies twice)."
+)
+
+
 def problem_body(
     *,
     status_code: int,
@@ -130,8 +139,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             status_code=500,
             slug="internal-error",
             title="Internal error",
-            detail="Something failed on our side; the request may be retried with the same "
-            "Idempotency-Key.",
+            detail=INTERNAL_ERROR_DETAIL,
         )
         return Response(body, status=500, content_type=CONTENT_TYPE)
     slug, title = "http-error", "Request failed"
@@ -165,5 +173,5 @@ def handler500(request: Any) -> JsonResponse:
         status_code=500,
         slug="internal-error",
         title="Internal error",
-        detail="Something failed on our side; try again later.",
+        detail=INTERNAL_ERROR_DETAIL,
     )

@@ -9,6 +9,7 @@ from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework.exceptions import MethodNotAllowed, Throttled
 from rest_framework.request import Request
@@ -143,8 +144,34 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+#: Text fields hold no control characters (tabs and newlines included): order numbers, names,
+#: SKUs and cursors are one line. Stated as the schema's ``pattern`` (the validator's regex).
+NO_CONTROL_CHARACTERS = RegexValidator(
+    r"^[^\u0000-\u001F\u007F]*$", message="Remove control characters (tabs, newlines, NUL)."
+)
+#: The same for a field that may not be blank: surrounding spaces are trimmed, so the schema
+#: asks for at least one character that is not a space.
+NO_CONTROL_CHARACTERS_NOT_BLANK = RegexValidator(
+    r"^[^\u0000-\u001F\u007F]*[^\s\u0000-\u001F\u007F][^\u0000-\u001F\u007F]*$",
+    message="Send some text, without control characters (tabs, newlines, NUL).",
+)
+#: The shape every phone must have before ``phonenumbers`` judges the number itself: digits,
+#: optionally a leading +, spaces, dashes and brackets; at least 7 digits' room.
+PHONE_SHAPE = RegexValidator(
+    r"^\+?[0-9][0-9 ()-]{5,30}[0-9]$",
+    message="Not a phone number. Send the number in international format, e.g. +79161234567.",
+)
+
+
 class StrictCharField(serializers.CharField):
-    """A JSON string: numbers are refused rather than turned into text."""
+    """A JSON string without control characters: numbers are refused rather than turned into
+    text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(
+            NO_CONTROL_CHARACTERS if self.allow_blank else NO_CONTROL_CHARACTERS_NOT_BLANK
+        )
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -190,7 +217,11 @@ class PhoneField(serializers.CharField):
     """A phone number; answered in E.164 (parsed by ``phonenumbers``, never by hand)."""
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text", "E.164, e.g. +79161234567; the number must exist (phonenumbers)."
+        )
         super().__init__(max_length=32, **kwargs)
+        self.validators.append(PHONE_SHAPE)
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):

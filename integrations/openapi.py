@@ -82,6 +82,22 @@ class StrictSerializerSchema(OpenApiSerializerExtension):
         return schema
 
 
+class PortalStrictSerializerSchema(OpenApiSerializerExtension):
+    """The portal's request bodies refuse unknown fields too; the schema says so.
+
+    Named by its dotted path (no import: interfaces never import each other); the schema is
+    one document, and this module holds what it states beyond the serializers."""
+
+    target_class = "portal.apis._Strict"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
 def idempotency_key(*, required: bool) -> OpenApiParameter:
     return OpenApiParameter(
         "Idempotency-Key",

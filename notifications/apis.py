@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.parsers import TelegramJSONParser
 from notifications import metrics
 from notifications.intake import telegram_update_receive
 
@@ -33,6 +34,8 @@ class TelegramWebhookApi(APIView):
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = []
     throttle_classes: list[Any] = []
+    #: Size and depth limits, but text jsonb cannot hold is let through and sanitised in intake.
+    parser_classes = [TelegramJSONParser]
     schema = None  # Telegram's endpoint, not part of the merchants' API
 
     class InputSerializer(serializers.Serializer):

@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
 from core.cache import cache_breaker, cache_get, cache_set
+from core.redaction import log_data_redact
 from core.request_context import OPERATIONS_PATHS, current_request_id, route_of
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def _sample_5xx(request: HttpRequest, response: HttpResponse, duration_ms: float
         "duration_ms": round(duration_ms, 1),
         "at": time.time(),
     }
+    sample = log_data_redact(sample)  # the alert message shows it: no credentials, no phones
     logger.warning("http 5xx sample", extra={"sample": sample})
     cache_set(LAST_SAMPLE_KEY, sample, COUNTER_TTL_SECONDS)
 

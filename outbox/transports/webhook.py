@@ -5,7 +5,8 @@ How a receiver's answer maps onto the error family (:mod:`outbox.transports`):
 * 2xx: :class:`Sent`, with the first bytes of the answer;
 * ``webhook-delivery: abort-message`` (any non-2xx status): :class:`ReceiverAborted`;
 * 410 Gone: :class:`TargetGone`; the engine then disables the endpoint (:meth:`target_gone`);
-* an address the SSRF guard refuses (checked again at send time: DNS may have changed):
+* an address the SSRF guard refuses (checked again at send time, and at connect time on the
+  address the socket is opened to, so DNS rebinding cannot slip past):
   :class:`PermanentError`, without calling it;
 * anything else, timeouts and network errors included: :class:`TransportError`, carrying the
   ``Retry-After`` of a 429 or 503.
@@ -105,7 +106,7 @@ def webhook_send(
     body, headers = _signed_request(
         url=url, secret=secret, message_id=message_id, payload=payload, request_id=request_id
     )
-    client = pooled_client(USER_AGENT)
+    client = pooled_client(USER_AGENT, guarded=True)
     try:
         with client.stream("POST", url, content=body, headers=headers) as response:
             chunk = b""
@@ -115,6 +116,8 @@ def webhook_send(
                     break
             excerpt = chunk[:RESPONSE_READ_CAP].decode("utf-8", "replace")[:500]
             status, response_headers = response.status_code, response.headers
+    except UnsafeTarget as exc:  # judged again at connect time, on the address actually used
+        raise PermanentError("UnsafeTarget", excerpt=exc.detail) from None
     except httpx.HTTPError as exc:
         raise TransportError(exc.__class__.__name__) from None
     return _judge(status, response_headers, excerpt, int((time.perf_counter() - started) * 1000))

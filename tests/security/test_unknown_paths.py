@@ -1,0 +1,32 @@
+"""Unknown API paths are problem+json 404s in every mode; ``/`` leads somewhere useful."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.problems import CONTENT_TYPE
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+@pytest.mark.parametrize(
+    "path", ["/api/nope", "/api/integrations/v1/nope", "/api/portal/v1/x/y", "/api/"]
+)
+def test_unknown_api_paths_are_problem_404s(client, settings, db, debug, method, path):
+    settings.DEBUG = debug
+    response = getattr(client, method)(path, headers={"Accept": "text/html"})
+    assert response.status_code == 404
+    assert response["Content-Type"] == CONTENT_TYPE
+    body = response.json()
+    assert body["status"] == 404 and body["type"].endswith("/not-found")
+    assert b"urlpatterns" not in response.content and b"<html" not in response.content
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_root_is_a_landing_page(client, settings, db, debug):
+    settings.DEBUG = debug
+    response = client.get("/")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    for link in ('href="/portal/"', 'href="/api/docs/"', 'href="/admin/"'):
+        assert link in page
