@@ -41,6 +41,25 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", None)
 #: on_starting before the workers import these settings, or by compose for the Dramatiq
 #: workers. Unset, each process serves its own registry (runserver, tests).
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", None)
+# --- oncall: one metrics directory shared by co-located processes (issue 13) ---------------------
+#: With METRICS_SHARED_DIR set (a volume shared by api, relay and workers on one host), each
+#: top-level process writes its samples into its own subdirectory ``<host>-<pid>`` (children
+#: inherit it) and the api's /metrics merges every subdirectory: worker and relay figures are
+#: read where the runbooks read them (platform_ops/metrics.py, docs/operations.md Monitoring).
+METRICS_SHARED_DIR = env.str("METRICS_SHARED_DIR", None)
+if METRICS_SHARED_DIR and not PROMETHEUS_MULTIPROC_DIR:
+    import os as _os
+
+    from config.metrics_dirs import metrics_dir_claim
+
+    PROMETHEUS_MULTIPROC_DIR = metrics_dir_claim(METRICS_SHARED_DIR)
+    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+    # Dramatiq's Prometheus middleware points its processes at dramatiq_prom_db: the same place.
+    _os.environ.setdefault("dramatiq_prom_db", PROMETHEUS_MULTIPROC_DIR)
+#: The bot asks the current site modes through this (notifications/bot.py, "Modes"): the
+#: channel layer cannot import platform_ops, the composition root wires it.
+NOTIFICATIONS_SITE_MODES = "platform_ops.selectors.site_modes_current"
+# --- end oncall ---------------------------------------------------------------------------------
 
 # --- Processes and modes ------------------------------------------------------------------------
 WORKERS_ENABLED = env.bool("WORKERS_ENABLED", False)

@@ -76,6 +76,14 @@ DEPLOYMENT_ENVIRONMENT = {
 #: Series Prometheus makes itself, allowed in rules and panels besides the app's metrics.
 PROMETHEUS_SERIES = {"up"}
 
+#: The platform's own figures beyond CONTRACT's list (docs/operations.md, Monitoring), allowed
+#: in rules; tests/platform_ops/test_metrics.py checks that /metrics declares each of them.
+PLATFORM_METRICS = {
+    "loyalty_relay_heartbeat_timestamp_seconds",
+    "loyalty_relay_heartbeat_age_seconds",
+    "loyalty_outbox_gauges_age_seconds",
+}
+
 _PROMQL_WORDS = {
     "sum",
     "min",

@@ -12,6 +12,7 @@ import pytest
 from .contract import (
     ENVIRONMENT,
     METRICS,
+    PLATFORM_METRICS,
     PROMETHEUS_SERIES,
     REPO_ROOT,
     contract_section,
@@ -78,7 +79,8 @@ def test_alerts_use_only_contract_metrics_and_cover_the_required_ones():
     for rule in rules():
         names = promql_metrics(rule["expr"])
         assert names, rule["alert"]
-        assert names <= METRICS | PROMETHEUS_SERIES, f"{rule['alert']}: {names - METRICS}"
+        allowed = METRICS | PLATFORM_METRICS | PROMETHEUS_SERIES
+        assert names <= allowed, f"{rule['alert']}: {names - allowed}"
         used |= names
     assert used >= ALERTED, f"no alert on {ALERTED - used}"
 
@@ -133,3 +135,45 @@ def test_promql_metric_extraction():
         '{status=~"5..", job="x"}[5m]))) > 1e-3 or max(up) and time() - 26 * 3600'
     )
     assert promql_metrics(expr) == {"http_request_duration_seconds", "up"}
+
+
+PROMETHEUS_CONFIG = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
+
+
+def test_scrape_config_covers_every_process_kind():
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    # api: the merged figures of api, relay and workers, with the metrics token as a bearer.
+    api = jobs["loyalty-api"]
+    assert api["static_configs"][0]["targets"] == ["api:8080"]
+    assert api["authorization"]["type"] == "Bearer" and api["authorization"]["credentials_file"]
+    # workers: every replica by DNS, only dramatiq_* kept (the rest is in the api's merge).
+    worker = jobs["loyalty-worker"]
+    assert worker["dns_sd_configs"][0]["names"] == ["worker"]
+    assert worker["dns_sd_configs"][0]["port"] == 9191
+    assert worker["metric_relabel_configs"] == [
+        {"source_labels": ["__name__"], "regex": "dramatiq_.*", "action": "keep"}
+    ]
+    assert config["rule_files"] == ["alerts.yml"]
+    # The relay has no port: it is watched by its heartbeat rule; every target by `up`.
+    names = {rule["alert"]: rule["expr"] for rule in rules()}
+    assert "loyalty_relay_heartbeat_timestamp_seconds" in names["LoyaltyRelayNotRunning"]
+    assert "absent(" in names["LoyaltyRelayNotRunning"]
+    assert names["LoyaltyScrapeTargetDown"].startswith("up{")
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="no promtool (apt-get install prometheus)")
+def test_promtool_checks_the_scrape_config(tmp_path):
+    # promtool wants the bearer file to exist: a copy with the path pointed into tmp_path.
+    for name in ("prometheus.yml", "alerts.yml"):
+        shutil.copy(PROMETHEUS_CONFIG.parent / name, tmp_path / name)
+    token = tmp_path / "metrics_token"
+    token.write_text("token")
+    config = tmp_path / "prometheus.yml"
+    text = config.read_text()
+    assert "/prometheus/metrics_token" in text
+    config.write_text(text.replace("/prometheus/metrics_token", str(token)))
+    check = subprocess.run(
+        ["promtool", "check", "config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
