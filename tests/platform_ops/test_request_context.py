@@ -60,7 +60,7 @@ def test_access_log_line_per_request(client, db, json_lines):
     assert line["method"] == "GET"
     assert line["route"] == "/api/integrations/v1/customers"
     assert line["status"] in (401, 403)
-    assert line["duration_ms"] >= 0 and line["level"] == "info"
+    assert line["duration_ms"] >= 0 and line["level"] == "INFO"
     assert "79161234567" not in json.dumps(line)
 
 
