@@ -52,6 +52,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
+    Counter,
     Histogram,
     generate_latest,
     multiprocess,
@@ -74,6 +75,13 @@ DB_QUERY_DURATION = Histogram(
     "db_query_duration_seconds",
     "Duration of database queries run through Django (api, relay and workers).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+#: Counted by the relay's ``outbox_went_dead`` job (platform_ops/jobs.py); declared here so that
+#: the api's /metrics lists it before any relay counted.
+OUTBOX_WENT_DEAD = Counter(
+    "loyalty_outbox_went_dead_total",
+    "Outbox deliveries that went dead (a replay does not lower it; LoyaltyOutboxDeadGrowth).",
 )
 
 

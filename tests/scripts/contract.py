@@ -82,6 +82,8 @@ PLATFORM_METRICS = {
     "loyalty_relay_heartbeat_timestamp_seconds",
     "loyalty_relay_heartbeat_age_seconds",
     "loyalty_outbox_gauges_age_seconds",
+    "loyalty_outbox_went_dead_total",
+    "outbox_commit_to_delivered_seconds",
 }
 
 _PROMQL_WORDS = {
@@ -148,5 +150,5 @@ def promql_metrics(expr: str) -> set[str]:
     folded = set()
     for name in names:
         base = re.sub(r"_(bucket|sum|count)$", "", name)
-        folded.add(base if base in METRICS else name)
+        folded.add(base if base in METRICS | PLATFORM_METRICS else name)
     return folded
