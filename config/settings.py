@@ -59,6 +59,37 @@ if METRICS_SHARED_DIR and not PROMETHEUS_MULTIPROC_DIR:
 #: The bot asks the current site modes through this (notifications/bot.py, "Modes"): the
 #: channel layer cannot import platform_ops, the composition root wires it.
 NOTIFICATIONS_SITE_MODES = "platform_ops.selectors.site_modes_current"
+#: Reverse proxies whose X-Forwarded-For the access log believes (IPs or CIDRs, comma-separated;
+#: core/request_context.py client_address). Empty: the client is REMOTE_ADDR.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", [])
+try:
+    import ipaddress as _ipaddress
+
+    TRUSTED_PROXY_NETWORKS = tuple(
+        _ipaddress.ip_network(item.strip(), strict=False) for item in TRUSTED_PROXIES
+    )
+except ValueError as _exc:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXIES must list IP addresses or networks (e.g. 127.0.0.1,10.0.0.0/8): {_exc}"
+    ) from None
+if SENTRY_DSN:
+    from config.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        secrets=[
+            str(value)
+            for value in (
+                SECRET_KEY,
+                METRICS_TOKEN,
+                env.str("TELEGRAM_NOTIFY_BOT_TOKEN", None),
+                env.str("TELEGRAM_NOTIFY_WEBHOOK_SECRET", None),
+                env.str("ALERT_TELEGRAM_BOT_TOKEN", None),
+                env.database("DATABASE_URL", "sqlite:///db.sqlite3").get("PASSWORD"),
+            )
+            if value
+        ],
+    )
 # --- end oncall ---------------------------------------------------------------------------------
 
 # --- Processes and modes ------------------------------------------------------------------------
