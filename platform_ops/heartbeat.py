@@ -8,7 +8,7 @@ api's /metrics as ``loyalty_relay_heartbeat_age_seconds``) and a gauge of the re
 directory: its file outlives a dead relay, so the value stops moving and ``time() - ...`` grows;
 the rule ``LoyaltyRelayHeartbeatStale`` watches it). A relay stuck in one iteration (a hung
 database call) stops beating as well: the job runs in the relay's loop, not in a thread of its
-own.
+own. The same beat records the relay's resident memory in ``bot_memory_usage_bytes``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,31 @@ RELAY_HEARTBEAT_CACHE_KEY = "platform_ops:relay:heartbeat"
 #: Kept long after the relay stopped, so that /health says "stale" rather than "never seen".
 RELAY_HEARTBEAT_TTL_SECONDS = 7 * 24 * 3600
 
+PROCESS_MEMORY = Gauge(
+    "bot_memory_usage_bytes",
+    "Resident memory (RSS) of each platform process, by kind (api: as of the last scrape it "
+    "answered; relay: every heartbeat).",
+    ["process"],
+    multiprocess_mode="liveall",
+)
+
+
+def process_memory_bytes() -> int | None:
+    """This process's resident memory from /proc (Linux); None elsewhere."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def process_memory_record(kind: str) -> None:
+    rss = process_memory_bytes()
+    if rss is not None:
+        PROCESS_MEMORY.labels(kind).set(rss)
+
+
 RELAY_HEARTBEAT = Gauge(
     "loyalty_relay_heartbeat_timestamp_seconds",
     "Unix time of the relay's last heartbeat (the newest of all relays).",
@@ -41,6 +66,7 @@ def relay_heartbeat(*, now: float | None = None) -> dict[str, object]:
     at = time.time() if now is None else now
     beat: dict[str, object] = {"at": at, "host": socket.gethostname(), "pid": os.getpid()}
     RELAY_HEARTBEAT.set(at)
+    process_memory_record("relay")
     # Best effort (the cache may be away): the gauge above still beats.
     cache_set(RELAY_HEARTBEAT_CACHE_KEY, beat, RELAY_HEARTBEAT_TTL_SECONDS)
     return beat

@@ -63,7 +63,7 @@ from prometheus_client.registry import Collector
 from core.problems import problem_response
 from notifications.metrics import InboundGaugesCollector
 from outbox.metrics import OutboxGaugesCollector
-from platform_ops.heartbeat import relay_heartbeat_state
+from platform_ops.heartbeat import process_memory_record, relay_heartbeat_state
 
 logger = logging.getLogger(__name__)
 
@@ -203,5 +203,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             title="Metrics token required",
             detail=f"Send the {METRICS_TOKEN_HEADER} header with the configured METRICS_TOKEN.",
         )
+    # Runbook 004's bot_memory_usage_bytes: the answering process's RSS (multiprocess mode
+    # drops process_* metrics, so each process records its own in the files).
+    process_memory_record("api")
     registry = _multiprocess_registry() if _multiprocess else REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

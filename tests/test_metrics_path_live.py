@@ -124,6 +124,9 @@ def test_worker_and_relay_figures_are_read_on_the_api(stack, receiver, api, shar
     # One subdirectory per top-level process: api, worker, relay.
     assert len([p for p in shared_dir.iterdir() if p.is_dir()]) == 3
 
+    # Runbook 004's memory figure, recorded by the relay in its own files, merged here.
+    relay_rss = sample(text, "bot_memory_usage_bytes", process="relay")
+    assert relay_rss is not None and relay_rss > 10 * 1024 * 1024
     # The relay's heartbeat: its gauge (from the relay's files) and the cached beat.
     beat = sample(text, "loyalty_relay_heartbeat_timestamp_seconds")
     assert beat is not None and abs(time.time() - beat) < 30

@@ -203,3 +203,9 @@ def test_token_accepted_as_a_bearer_as_prometheus_sends_it(client, settings):
 def test_platform_figures_beyond_the_contract_are_declared(client):
     missing = PLATFORM_METRICS - exposed_names(client.get("/metrics").content.decode())
     assert not missing, f"used by alert rules but not on /metrics: {sorted(missing)}"
+
+
+def test_process_memory_is_served_as_bot_memory_usage_bytes(client):
+    text = client.get("/metrics").content.decode()
+    rss = value(text, "bot_memory_usage_bytes", process="api")
+    assert rss is not None and rss > 10 * 1024 * 1024  # a Django process is well above 10 MiB
