@@ -41,7 +41,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", None)
 #: on_starting before the workers import these settings, or by compose for the Dramatiq
 #: workers. Unset, each process serves its own registry (runserver, tests).
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", None)
-# --- oncall: one metrics directory shared by co-located processes (issue 13) ---------------------
+# --- oncall (issue 13): shared metrics directory, bot modes, trusted proxies, Sentry -------------
 #: With METRICS_SHARED_DIR set (a volume shared by api, relay and workers on one host), each
 #: top-level process writes its samples into its own subdirectory ``<host>-<pid>`` (children
 #: inherit it) and the api's /metrics merges every subdirectory: worker and relay figures are
