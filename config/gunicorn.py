@@ -40,6 +40,14 @@ def on_starting(server: object) -> None:
     # previous run would double-count). Set in the environment before any worker starts, so
     # that prometheus_client and settings.PROMETHEUS_MULTIPROC_DIR in every worker see it.
     directory = env.str("PROMETHEUS_MULTIPROC_DIR", None)
+    # --- oncall: shared metrics directory (config/metrics_dirs.py, issue 13) ---
+    shared = env.str("METRICS_SHARED_DIR", None)
+    if not directory and shared:
+        from config.metrics_dirs import metrics_dir_claim
+
+        directory = metrics_dir_claim(shared)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    # --- end oncall ---
     if not directory:
         directory = os.path.join(tempfile.gettempdir(), f"loyalty-prom-{os.getpid()}")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory

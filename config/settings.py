@@ -41,6 +41,56 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", None)
 #: on_starting before the workers import these settings, or by compose for the Dramatiq
 #: workers. Unset, each process serves its own registry (runserver, tests).
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", None)
+# --- oncall (issue 13): shared metrics directory, bot modes, trusted proxies, Sentry -------------
+#: With METRICS_SHARED_DIR set (a volume shared by api, relay and workers on one host), each
+#: top-level process writes its samples into its own subdirectory ``<host>-<pid>`` (children
+#: inherit it) and the api's /metrics merges every subdirectory: worker and relay figures are
+#: read where the runbooks read them (platform_ops/metrics.py, docs/operations.md Monitoring).
+METRICS_SHARED_DIR = env.str("METRICS_SHARED_DIR", None)
+if METRICS_SHARED_DIR and not PROMETHEUS_MULTIPROC_DIR:
+    import os as _os
+
+    from config.metrics_dirs import metrics_dir_claim
+
+    PROMETHEUS_MULTIPROC_DIR = metrics_dir_claim(METRICS_SHARED_DIR)
+    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+    # Dramatiq's Prometheus middleware points its processes at dramatiq_prom_db: the same place.
+    _os.environ.setdefault("dramatiq_prom_db", PROMETHEUS_MULTIPROC_DIR)
+#: The bot asks the current site modes through this (notifications/bot.py, "Modes"): the
+#: channel layer cannot import platform_ops, the composition root wires it.
+NOTIFICATIONS_SITE_MODES = "platform_ops.selectors.site_modes_current"
+#: Reverse proxies whose X-Forwarded-For the access log believes (IPs or CIDRs, comma-separated;
+#: core/request_context.py client_address). Empty: the client is REMOTE_ADDR.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", [])
+try:
+    import ipaddress as _ipaddress
+
+    TRUSTED_PROXY_NETWORKS = tuple(
+        _ipaddress.ip_network(item.strip(), strict=False) for item in TRUSTED_PROXIES
+    )
+except ValueError as _exc:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXIES must list IP addresses or networks (e.g. 127.0.0.1,10.0.0.0/8): {_exc}"
+    ) from None
+if SENTRY_DSN:
+    from config.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        secrets=[
+            str(value)
+            for value in (
+                SECRET_KEY,
+                METRICS_TOKEN,
+                env.str("TELEGRAM_NOTIFY_BOT_TOKEN", None),
+                env.str("TELEGRAM_NOTIFY_WEBHOOK_SECRET", None),
+                env.str("ALERT_TELEGRAM_BOT_TOKEN", None),
+                env.database("DATABASE_URL", "sqlite:///db.sqlite3").get("PASSWORD"),
+            )
+            if value
+        ],
+    )
+# --- end oncall ---------------------------------------------------------------------------------
 
 # --- Processes and modes ------------------------------------------------------------------------
 WORKERS_ENABLED = env.bool("WORKERS_ENABLED", False)

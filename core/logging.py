@@ -17,7 +17,8 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
+            # As Python names them (INFO, WARNING, ERROR): `grep ERROR` finds what it should.
+            "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
         }

@@ -9,12 +9,14 @@ and writes one JSON access log line per request.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -55,6 +57,32 @@ def route_of(request: HttpRequest) -> str:
     return "/" + match.route
 
 
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    networks = getattr(settings, "TRUSTED_PROXY_NETWORKS", ())
+    return any(ip in network for network in networks)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address for the access log: ``REMOTE_ADDR``, unless that is one of the
+    configured proxies (``TRUSTED_PROXIES``); then the nearest ``X-Forwarded-For`` entry that
+    is not a trusted proxy. A header from anyone else is ignored (it is trivially forged)."""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    if not _trusted(remote):
+        return remote
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([part for part in forwarded if part]):
+        if not _trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return remote  # garbage in the header: keep the proxy's own address
+    return remote
+
+
 class RequestContextMiddleware:
     """Request id in, request id out, one access log line."""
 
@@ -83,6 +111,7 @@ class RequestContextMiddleware:
                     "route": route_of(request),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "client": client_address(request),
                 },
             )
             return response

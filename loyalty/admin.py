@@ -6,10 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from core.admin_blocks import ChangedFieldsAdmin, ReadOnlyAdmin
+from core.errors import ApplicationError
 from loyalty.models import (
     Customer,
     Device,
@@ -20,7 +24,12 @@ from loyalty.models import (
     Purchase,
     Refund,
 )
-from loyalty.services import merchant_create
+from loyalty.services import merchant_create, points_adjust
+
+
+class PointsCorrectForm(forms.Form):
+    points = forms.IntegerField(help_text="Points to add (e.g. 100) or remove (e.g. -50).")
+    reason = forms.CharField(max_length=200, help_text="Who asked and why (kept in the ledger).")
 
 
 class MerchantCreateForm(forms.ModelForm):
@@ -112,6 +121,44 @@ class CustomerAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "=phone", "name")
     search_help_text = "Customer id, exact phone (+7…) or name."
     show_full_result_count = False
+    actions = ["points_correct"]
+
+    @admin.action(description="Correct points (one customer)…")
+    def points_correct(self, request: HttpRequest, queryset: QuerySet[Customer]) -> Any:
+        """Runbook 003's manual balance fix through points_adjust (a ledger adjustment entry,
+        the cached balance under the customer's lock, a points.adjusted event)."""
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one customer.", messages.ERROR)
+            return None
+        customer = queryset.select_related("merchant").get()
+        form = PointsCorrectForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            try:
+                entry = points_adjust(
+                    merchant=customer.merchant,
+                    customer_id=customer.id,
+                    points=form.cleaned_data["points"],
+                    reason=f"{form.cleaned_data['reason']} (admin: {request.user})",
+                )
+            except ApplicationError as exc:
+                form.add_error(None, str(exc))
+            else:
+                customer.refresh_from_db(fields=["balance_points"])
+                self.message_user(
+                    request,
+                    f"{entry.points:+d} points for {customer}; balance {customer.balance_points}.",
+                    messages.SUCCESS,
+                )
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Correct points",
+            "customer": customer,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/loyalty/points_correct.html", context)
 
 
 @admin.register(LedgerEntry)

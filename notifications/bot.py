@@ -21,6 +21,19 @@ Commands
     ``/code`` a fresh one-time code per linked card (short-lived, single use) for the register;
     ``/stop`` unlinks every card of the chat; anything else gets the help text. Replies are in
     Russian or English by the sender's ``language_code``. Only private chats are served.
+
+Modes (maintenance, read-only; CONTRACT "Modes")
+    The webhook accepts and stores updates in every mode (``platform_ops.modes`` lets it
+    through), so the bot can always tell users what is going on. Handling asks the current mode
+    through ``settings.NOTIFICATIONS_SITE_MODES`` (a dotted path the composition root points at
+    ``platform_ops.selectors.site_modes_current``: the channel layer does not import the
+    interfaces) and decides per command:
+
+    * maintenance: every message gets the short maintenance notice; nothing is read or written.
+    * read-only: reads are served (``/balance``, ``/help``, plain text); writes are refused
+      politely with the read-only notice and not kept for later (``/start <payload>``, a shared
+      contact, ``/code`` (it stores a code), ``/stop``): a link or an unlink carried out minutes
+      later, unasked, would surprise more than a "try again in a few minutes".
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from telegram import (
     Bot,
     Chat,
@@ -85,6 +99,29 @@ def _parsing_bot(token: str | None, base_url: str) -> Bot | None:
     return Bot(token, base_url=f"{base_url}/bot") if token else None
 
 
+#: Commands that write (refused in read-only mode); a shared contact writes as well.
+WRITING_COMMANDS = frozenset({"/start", "/code", "/stop"})
+
+
+def _site_modes() -> tuple[bool, bool]:
+    """(maintenance, read_only) from the provider the settings name; none configured: neither."""
+    provider = getattr(settings, "NOTIFICATIONS_SITE_MODES", None)
+    if not provider:
+        return False, False
+    modes = import_string(provider)()
+    return bool(modes.maintenance), bool(modes.read_only)
+
+
+def _mode_notice(chat_id: int, language: str, *, writes: bool) -> Reply | None:
+    """The notice that replaces handling in the current mode, or None to handle as usual."""
+    maintenance, read_only = _site_modes()
+    if maintenance:
+        return Reply(chat_id, reply_text("mode_maintenance", language))
+    if read_only and writes:
+        return Reply(chat_id, reply_text("mode_read_only", language))
+    return None
+
+
 def update_handle(payload: dict[str, Any]) -> list[Reply]:
     """Handle one update (domain writes happen here); returns the replies to send."""
     update = Update.de_json(
@@ -95,10 +132,14 @@ def update_handle(payload: dict[str, Any]) -> list[Reply]:
         return []  # we subscribe to "message" only; groups and channels are not served
     user = message.from_user
     language = language_of(user.language_code)
-    if message.contact is not None:
-        return [_on_contact(message, user, language)]
     command, _, argument = (message.text or "").strip().partition(" ")
     command = command.split("@", 1)[0].lower()
+    writes = message.contact is not None or command in WRITING_COMMANDS
+    notice = _mode_notice(message.chat.id, language, writes=writes)
+    if notice is not None:
+        return [notice]
+    if message.contact is not None:
+        return [_on_contact(message, user, language)]
     handler = _COMMANDS.get(command, _on_help)
     return [handler(message.chat.id, user, argument.strip(), language)]
 

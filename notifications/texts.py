@@ -212,6 +212,27 @@ _REPLIES: dict[str, dict[Language, str]] = {
             "он действует один раз, {minutes} мин."
         ),
     },
+    # --- site modes (notifications/bot.py, "Modes") ---
+    "mode_maintenance": {
+        "en": (
+            "The service is under maintenance for a short while. Your points are safe; "
+            "please try again in a few minutes."
+        ),
+        "ru": (
+            "Сервис ненадолго на техническом обслуживании. Ваши баллы в сохранности; "
+            "попробуйте, пожалуйста, через несколько минут."
+        ),
+    },
+    "mode_read_only": {
+        "en": (
+            "Changes are paused for a short while, so this cannot be done right now "
+            "(your balance still shows with /balance). Please try again in a few minutes."
+        ),
+        "ru": (
+            "Изменения ненадолго приостановлены, поэтому сейчас это сделать нельзя "
+            "(баланс по-прежнему показывает /balance). Попробуйте через несколько минут."
+        ),
+    },
     "stopped": {
         "en": (
             "Your card is unlinked; you will get no more messages. "

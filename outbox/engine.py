@@ -277,6 +277,28 @@ def _target_retire(result: Result) -> None:
         logger.exception("delivery target not retired", extra={"delivery_id": d.id})
 
 
+def _failure_log(result: Result) -> None:
+    """One structured line per failed try, so that ``grep 429`` or ``grep merchant_webhook`` in
+    the worker's log confirms an incident (the Attempt row holds the same facts). Never the
+    URL's query, the secret or the response body: only ids, the status and the error class."""
+    d, error = result.delivery, result.error
+    assert error is not None
+    logger.warning(
+        "delivery attempt failed",
+        extra={
+            "delivery_id": d.id,
+            "channel": d.channel,
+            "provider": result.provider,
+            "merchant_id": str(d.merchant_id),
+            "endpoint_id": str(d.endpoint_id) if d.endpoint_id else None,
+            "status": error.status_code,
+            "error_class": error.error_class,
+            "attempt": d.attempts + 1,
+            "request_id": d.event.request_id or None,
+        },
+    )
+
+
 def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) -> None:
     now = timezone.now()
     attempts: list[Attempt] = []
@@ -304,6 +326,7 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                     endpoint_reset.add(d.endpoint_id)
             continue
         failed.append((result, effect))
+        _failure_log(result)
         if d.endpoint_id and effect.circuit_failure:
             endpoint_failures[d.endpoint_id] += 1
         if effect.retire_target:

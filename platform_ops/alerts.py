@@ -14,6 +14,14 @@ recorded in :class:`~platform_ops.models.Alert` (shown in the admin). Alerts sha
 ``fingerprint`` when they report the same condition; inside ``ALERT_COOLDOWN_SECONDS`` after one
 was delivered, the same fingerprint is not sent again, only counted (``suppressed``). A send
 that failed does not start the cooldown, so the next check tries again.
+
+With PostgreSQL down
+    Every check also probes the database (:func:`platform_ops.health.check_database`: short
+    timeouts, its own connection) and raises ``database_unavailable`` when it does not answer
+    (runbook 003, "database unavailable"). Sending never waits for the database: the cooldown
+    is looked up in PostgreSQL when it answers and otherwise in the shared cache (then in this
+    process's memory); an alert that could not be recorded in :class:`~platform_ops.models.Alert`
+    is still sent, and logged with ``recorded: false``.
 """
 
 from __future__ import annotations
@@ -25,15 +33,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.cache import cache_add, cache_get, cache_set
+from core.cache import cache_add, cache_delete, cache_get, cache_set
 from outbox.metrics import external_result
 from outbox.selectors import outbox_dead_count
 from outbox.transports import Throttled, TransportError
 from outbox.transports.telegram import BotApi
 from platform_ops.alert_counters import HTTP_5XX, HTTP_SLOW, counter_read, last_sample, minute_of
+from platform_ops.health import check_database
 from platform_ops.models import Alert
 
 logger = logging.getLogger(__name__)
@@ -49,6 +59,9 @@ DEAD_BASELINE_KEY = "platform_ops:alerts:outbox_dead_baseline"
 
 #: The baseline survives in memory when the cache is away.
 _dead_baseline: dict[str, float] = {}
+#: Cooldowns when PostgreSQL is away: fingerprint -> monotonic time the cooldown ends.
+_fallback_cooldowns: dict[str, float] = {}
+DATABASE_UNAVAILABLE = "database_unavailable"
 
 
 @dataclass(frozen=True)
@@ -96,9 +109,40 @@ def alert_raise(
     *, kind: str, message: str, value: float, threshold: float, fingerprint: str | None = None
 ) -> Alert | None:
     """Send and record an alert unless the same fingerprint is cooling down; returns the new
-    row, or None when suppressed. Relays do not race here: each minute is evaluated by one
-    relay only (:func:`alerts_check` claims it)."""
+    row, or None when suppressed or when PostgreSQL is away (then sent, not recorded). Relays
+    do not race here: each minute is evaluated by one relay only (:func:`alerts_check` claims
+    it); the database probe's alert dedupes through the shared cache."""
     fingerprint = fingerprint or alert_fingerprint(kind)
+    try:
+        cooling = _cooling_down_recorded(fingerprint)
+    except DatabaseError:
+        connections["default"].close()
+        _alert_raise_unrecorded(kind=kind, message=message, value=value, fingerprint=fingerprint)
+        return None
+    if cooling:
+        logger.info("alert suppressed (cooldown)", extra={"kind": kind, "fingerprint": fingerprint})
+        return None
+    sent = alert_telegram_send(message)
+    try:
+        alert = Alert.objects.create(
+            fingerprint=fingerprint,
+            kind=kind,
+            message=message,
+            value=value,
+            threshold=threshold,
+            delivered=sent.delivered,
+            error=sent.error[:300],
+        )
+    except DatabaseError:  # the database went away between the lookup and the record
+        connections["default"].close()
+        _log_sent(kind=kind, value=value, sent=sent, recorded=False)
+        return None
+    _log_sent(kind=kind, value=value, sent=sent, recorded=True)
+    return alert
+
+
+def _cooling_down_recorded(fingerprint: str) -> bool:
+    """Whether a recorded alert of this fingerprint is cooling down (counts the suppression)."""
     cutoff = timezone.now() - timedelta(seconds=settings.ALERT_COOLDOWN_SECONDS)
     recent = (
         Alert.objects.filter(fingerprint=fingerprint, sent_at__gte=cutoff)
@@ -107,27 +151,41 @@ def alert_raise(
         .values_list("id", flat=True)
         .first()
     )
-    if recent is not None:
-        Alert.objects.filter(id=recent).update(suppressed=F("suppressed") + 1)
+    if recent is None:
+        return False
+    Alert.objects.filter(id=recent).update(suppressed=F("suppressed") + 1)
+    return True
+
+
+def _alert_raise_unrecorded(*, kind: str, message: str, value: float, fingerprint: str) -> None:
+    """PostgreSQL is away: the cooldown lives in the shared cache (else in memory); the alert
+    is sent and logged, not recorded."""
+    cooldown = settings.ALERT_COOLDOWN_SECONDS
+    claimed = cache_add(f"platform_ops:alerts:cooldown:{fingerprint}", 1, max(cooldown, 1))
+    if claimed is None:  # cache away too: this process's memory
+        now = time.monotonic()
+        claimed = _fallback_cooldowns.get(fingerprint, 0.0) <= now
+        if claimed:
+            _fallback_cooldowns[fingerprint] = now + cooldown
+    if not claimed:
         logger.info("alert suppressed (cooldown)", extra={"kind": kind, "fingerprint": fingerprint})
         return None
     sent = alert_telegram_send(message)
-    alert = Alert.objects.create(
-        fingerprint=fingerprint,
-        kind=kind,
-        message=message,
-        value=value,
-        threshold=threshold,
-        delivered=sent.delivered,
-        error=sent.error[:300],
-    )
+    if not sent.delivered:  # a failed send must not start the cooldown
+        cache_delete(f"platform_ops:alerts:cooldown:{fingerprint}")
+        _fallback_cooldowns.pop(fingerprint, None)
+    _log_sent(kind=kind, value=value, sent=sent, recorded=False)
+    return None
+
+
+def _log_sent(*, kind: str, value: float, sent: AlertSend, recorded: bool) -> None:
     if sent.delivered:
-        logger.warning("alert sent", extra={"kind": kind, "value": value, "threshold": threshold})
+        logger.warning("alert sent", extra={"kind": kind, "value": value, "recorded": recorded})
     else:
         logger.error(
-            "alert not delivered", extra={"kind": kind, "value": value, "error": sent.error}
+            "alert not delivered",
+            extra={"kind": kind, "value": value, "error": sent.error, "recorded": recorded},
         )
-    return alert
 
 
 def _claim(key: str, timeout: int) -> bool:
@@ -167,10 +225,25 @@ def alerts_check(*, now: float | None = None) -> list[Alert]:
     The periodic job of the relay; returns the alerts sent or attempted.
     """
     minute = minute_of(time.time() if now is None else now) - 1
-    if not _claim(f"platform_ops:alerts:minute:{minute}", timeout=3600):
-        return []
-    label = _minute_label(minute)
+    # Every check, before the minute's claim: a database outage is news at once, and sending
+    # it never needs the database (see the module's docstring). The fingerprint dedupes.
     raised: list[Alert | None] = []
+    try:
+        check_database()
+    except Exception as exc:  # the probe's failure is the finding
+        raised.append(
+            alert_raise(
+                kind=DATABASE_UNAVAILABLE,
+                value=1,
+                threshold=1,
+                message=f"[CRITICAL] database unavailable ({exc.__class__.__name__}; the "
+                "relay's probe failed). Runbook: docs/operations.md#database-unavailable-or-slow "
+                "(docker exec postgres pg_isready; GET /db/health).",
+            )
+        )
+    if not _claim(f"platform_ops:alerts:minute:{minute}", timeout=3600):
+        return [alert for alert in raised if alert is not None]
+    label = _minute_label(minute)
     errors = counter_read(HTTP_5XX, minute)
     if errors >= settings.ALERT_HTTP_5XX_PER_MIN:
         raised.append(

@@ -14,6 +14,12 @@ Answers name each check and what failed, never hosts or credentials:
 * ``/ready``: 200 only when the database answers, every migration is applied and Redis (when
   configured) answers; else 503 with ``reasons``.
 * ``/live``: 200 while the process serves; touches nothing.
+* Both ``/health`` and ``/ready`` carry ``relay``: the relay's heartbeat
+  (:func:`platform_ops.heartbeat.relay_heartbeat_state`: ``ok``, ``stale`` past 60 s, ``unknown``
+  when never seen or the cache is away). A stale heartbeat makes ``/health`` ``degraded`` with
+  ``relay`` among ``failing``; ``/ready`` stays 200 and lists it under ``warnings``: a dead relay
+  stops delivery, not the api, and taking every api instance out of the load balancer for it
+  would turn a delivery delay into an outage (docs/operations.md, "Relay heartbeat").
 * ``/db/health``: one database round trip and its latency.
 """
 
@@ -22,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -37,6 +43,7 @@ from redis.retry import Retry
 
 from core.redis_connection import redis_client
 from core.schema import migrations_missing, schema_behind_cached
+from platform_ops.heartbeat import relay_heartbeat_state
 
 #: Budget of one answer's checks; CONTRACT promises an answer within 2 s.
 CHECK_DEADLINE_SECONDS = 1.5
@@ -162,21 +169,37 @@ def run_checks(checks: dict[str, Check]) -> dict[str, dict[str, Any]]:
     return results
 
 
+def _relay_result(future: Future[dict[str, object]], submitted: float) -> dict[str, Any]:
+    """The relay heartbeat, read in the pool under the checks' deadline (a hung cache)."""
+    remaining = max(submitted + CHECK_DEADLINE_SECONDS - time.monotonic(), 0.01)
+    try:
+        return dict(future.result(timeout=remaining))
+    except FutureTimeout:
+        return {"status": "unknown", "detail": "timeout reading the heartbeat"}
+    except Exception as exc:
+        return {"status": "unknown", "detail": exc.__class__.__name__}
+
+
 def _failing(results: dict[str, dict[str, Any]]) -> list[str]:
     return sorted(name for name, result in results.items() if result["status"] == "fail")
 
 
 @require_safe
 def health(request: HttpRequest) -> JsonResponse:
+    submitted, relay = time.monotonic(), _pool.submit(relay_heartbeat_state)
     results = run_checks({"database": check_database, "redis": check_redis, "schema": check_schema})
     failing = _failing(results)
+    relay_result = _relay_result(relay, submitted)
+    if relay_result["status"] == "stale":
+        failing.append("relay")
     if "database" in failing:
         overall, code = "fail", 503
     elif failing:
         overall, code = "degraded", 200
     else:
         overall, code = "ok", 200
-    return JsonResponse({"status": overall, "failing": failing, "checks": results}, status=code)
+    body = {"status": overall, "failing": failing, "checks": results, "relay": relay_result}
+    return JsonResponse(body, status=code)
 
 
 @require_safe
@@ -189,11 +212,15 @@ def ready(request: HttpRequest) -> JsonResponse:
     checks: dict[str, Check] = {"database": check_database, "migrations": check_migrations}
     if settings.REDIS_URL:
         checks["redis"] = check_redis
+    submitted, relay = time.monotonic(), _pool.submit(relay_heartbeat_state)
     results = run_checks(checks)
     failing = _failing(results)
     body: dict[str, Any] = {"status": "fail" if failing else "ok", "checks": results}
     if failing:
         body["reasons"] = [f"{name}: {results[name].get('detail', 'failed')}" for name in failing]
+    body["relay"] = _relay_result(relay, submitted)
+    if body["relay"]["status"] == "stale":
+        body["warnings"] = [f"relay: heartbeat {body['relay']['age_seconds']} s old"]
     return JsonResponse(body, status=503 if failing else 200)
 
 

@@ -1,7 +1,8 @@
 """``GET /metrics``: every app's metrics in one exposition, and the ones no other app owns.
 
 Exposition
-    Behind ``METRICS_TOKEN`` (header ``X-Metrics-Token``, compared in constant time). Under
+    Behind ``METRICS_TOKEN`` (header ``X-Metrics-Token``, or ``Authorization: Bearer`` as
+    Prometheus sends it; compared in constant time). Under
     gunicorn ``PROMETHEUS_MULTIPROC_DIR`` is set (``config/gunicorn.py``, before workers import
     anything; read here as the setting of that name), every process writes its samples there and
     a scrape merges them with ``MultiProcessCollector`` into a fresh registry, so counts add up
@@ -23,14 +24,18 @@ Gauges computed elsewhere
     ``BACKUP_DIR/last_success_backup_timestamp`` (written by ``scripts/backup.sh``); 0 means no
     backup recorded.
 
-Worker processes (Dramatiq)
-    Workers run in their own container, so they cannot share the api's multiprocess directory
-    (pids repeat across containers and files would collide). With ``DRAMATIQ_PROMETHEUS=1`` the
-    worker gets Dramatiq's Prometheus middleware, whose exposition server (port
-    ``dramatiq_prom_port``, default 9191) serves ``dramatiq_*`` metrics and, when the worker's
-    ``PROMETHEUS_MULTIPROC_DIR`` equals ``dramatiq_prom_db``, also our ``outbound_*`` and
-    ``external_requests_total`` samples recorded in worker processes. Prometheus scrapes both
-    targets; the api's /metrics still declares every CONTRACT name.
+Worker and relay processes: one shared directory
+    The delivery and bot figures (``outbound_*``, ``external_requests_total``,
+    ``telegram_rate_limit_hits_total``, ``bot_errors_total``, ``webhook_processing_lag_seconds``)
+    are counted in the Dramatiq workers and the relay, other containers. With
+    ``METRICS_SHARED_DIR`` set to a volume every app container of the host mounts, each
+    top-level process writes into its own subdirectory ``<hostname>-<pid>`` of it
+    (``config/metrics_dirs.py``: pids repeat across containers, so one flat directory would
+    collide) and this view merges the files of all subdirectories: ``curl .../metrics | grep
+    outbound_429_total`` on the api shows the workers' count, as the runbooks expect. With
+    ``DRAMATIQ_PROMETHEUS=1`` each worker's Dramatiq exporter (port 9191) additionally serves
+    ``dramatiq_*`` for Prometheus (deploy/prometheus/prometheus.yml keeps only those from it, so
+    nothing is counted twice).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
+    Counter,
     Histogram,
     generate_latest,
     multiprocess,
@@ -57,6 +63,7 @@ from prometheus_client.registry import Collector
 from core.problems import problem_response
 from notifications.metrics import InboundGaugesCollector
 from outbox.metrics import OutboxGaugesCollector
+from platform_ops.heartbeat import process_memory_record, relay_heartbeat_state
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +75,13 @@ DB_QUERY_DURATION = Histogram(
     "db_query_duration_seconds",
     "Duration of database queries run through Django (api, relay and workers).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+#: Counted by the relay's ``outbox_went_dead`` job (platform_ops/jobs.py); declared here so that
+#: the api's /metrics lists it before any relay counted.
+OUTBOX_WENT_DEAD = Counter(
+    "loyalty_outbox_went_dead_total",
+    "Outbox deliveries that went dead (a replay does not lower it; LoyaltyOutboxDeadGrowth).",
 )
 
 
@@ -97,6 +111,27 @@ class BackupTimestampCollector(Collector):
         return [family]
 
 
+class RelayHeartbeatCollector(Collector):
+    """``loyalty_relay_heartbeat_age_seconds`` from the heartbeat in the shared cache (absent
+    when none was ever recorded or the cache is away: ``absent()`` rules see a gap)."""
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "loyalty_relay_heartbeat_age_seconds",
+            "Seconds since the relay's last heartbeat (relay/scheduler alive when small).",
+        )
+
+    def collect(self) -> Iterable[Metric]:
+        family = self._family()
+        state = relay_heartbeat_state()
+        if "age_seconds" in state:
+            family.add_metric([], float(state["age_seconds"]))  # type: ignore[arg-type]
+        return [family]
+
+
 class _Families(Collector):
     """Families collected once, served as they are."""
 
@@ -114,18 +149,27 @@ _scrape_collectors: list[Collector] = [
     OutboxGaugesCollector(),
     InboundGaugesCollector(),
     BackupTimestampCollector(),
+    RelayHeartbeatCollector(),
 ]
 if not _multiprocess:
     for _collector in _scrape_collectors:
         REGISTRY.register(_collector)
 
 
+def _sample_files() -> list[str]:
+    """This process group's files, and with ``METRICS_SHARED_DIR`` those of every co-located
+    process (relay, workers; one subdirectory each, see ``config/metrics_dirs.py``)."""
+    own = Path(settings.PROMETHEUS_MULTIPROC_DIR)
+    files = set(own.glob("*.db"))
+    if settings.METRICS_SHARED_DIR:
+        files.update(Path(settings.METRICS_SHARED_DIR).glob("*/*.db"))
+    return sorted(str(path) for path in files)
+
+
 def _multiprocess_registry() -> CollectorRegistry:
     """Every process's samples merged, our scrape-time gauges, and an empty family for each
     metric defined here that no process has a sample of yet."""
-    families = list(
-        multiprocess.MultiProcessCollector(None, path=settings.PROMETHEUS_MULTIPROC_DIR).collect()
-    )
+    families = list(multiprocess.MultiProcessCollector.merge(_sample_files(), accumulate=True))
     for collector in _scrape_collectors:
         families.extend(collector.collect())
     present = {family.name for family in families}
@@ -143,6 +187,10 @@ def token_ok(request: HttpRequest) -> bool:
     if not expected:
         return True
     given = request.headers.get(METRICS_TOKEN_HEADER, "")
+    if not given:
+        # Prometheus's own ``authorization`` (deploy/prometheus/prometheus.yml) sends a bearer.
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        given = credentials.strip() if scheme.lower() == "bearer" else ""
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
@@ -155,5 +203,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             title="Metrics token required",
             detail=f"Send the {METRICS_TOKEN_HEADER} header with the configured METRICS_TOKEN.",
         )
+    # Runbook 004's bot_memory_usage_bytes: the answering process's RSS (multiprocess mode
+    # drops process_* metrics, so each process records its own in the files).
+    process_memory_record("api")
     registry = _multiprocess_registry() if _multiprocess else REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -9,6 +9,12 @@
   reads, /health, /live and an honest /ready (503) still answer.
 
 The admin stays reachable in maintenance and read-only so that staff can switch the modes off.
+
+The Telegram webhook (``POST /api/telegram/webhook``, :data:`TELEGRAM_WEBHOOK_PATH`) passes in
+every mode, schema-degraded included: updates are always accepted and stored (CONTRACT
+"Modes"), and the bot itself answers with a short notice in maintenance and refuses writes
+politely in read-only mode (``notifications/bot.py``, "Modes"). Its own secret check still
+guards it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from core.schema import schema_behind_cached
 from platform_ops.selectors import site_modes_current
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Always served: Telegram must be able to deliver updates whatever the mode.
+TELEGRAM_WEBHOOK_PATH = "/api/telegram/webhook"
 #: Seconds a client should wait before trying again, per mode.
 MAINTENANCE_RETRY_AFTER = 120
 READ_ONLY_RETRY_AFTER = 60
@@ -58,7 +66,7 @@ class SiteModeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
-        if is_operations_path(path):
+        if is_operations_path(path) or path.rstrip("/") == TELEGRAM_WEBHOOK_PATH:
             return self.get_response(request)
         is_write = request.method not in SAFE_METHODS
         if not is_staff_path(path):

@@ -11,11 +11,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
 from core.cache import cache_delete, cache_get, cache_set
+from outbox.models import Attempt, Delivery, DeliveryStatus
 from platform_ops.models import SiteMode, SiteModeChange
 
 logger = logging.getLogger(__name__)
@@ -93,3 +95,40 @@ def site_modes_forget() -> None:
 
 def site_mode_history(*, limit: int = 20) -> list[SiteModeChange]:
     return list(SiteModeChange.objects.order_by("-id")[:limit])
+
+
+def deliveries_went_dead_count(*, after: datetime, until: datetime) -> int:
+    """Deliveries that are dead and went dead in ``(after, until]`` (every change to dead sets
+    ``updated_at``; a replayed row is pending again and no longer counts)."""
+    return Delivery.objects.filter(
+        status=DeliveryStatus.DEAD, updated_at__gt=after, updated_at__lte=until
+    ).count()
+
+
+def rate_limited_attempts_recent(*, since: datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest tries answered 429 since ``since`` (newest first): when, channel, target."""
+    rows = (
+        Attempt.objects.filter(status_code=429, started_at__gte=since)
+        .select_related("delivery")
+        .order_by("-started_at")[:limit]
+    )
+    return [
+        {
+            "at": row.started_at,
+            "channel": row.delivery.channel,
+            "target": str(row.delivery.endpoint_id or row.delivery.telegram_chat_id or ""),
+            "merchant_id": str(row.delivery.merchant_id),
+            "excerpt": row.response_excerpt[:120],
+        }
+        for row in rows
+    ]
+
+
+def rate_limited_attempts_count(*, since: datetime) -> dict[str, int]:
+    """429 answers since ``since`` by channel."""
+    counts: dict[str, int] = {}
+    for channel in Attempt.objects.filter(status_code=429, started_at__gte=since).values_list(
+        "delivery__channel", flat=True
+    ):
+        counts[channel] = counts.get(channel, 0) + 1
+    return counts

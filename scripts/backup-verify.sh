@@ -9,14 +9,16 @@ source "$SCRIPT_DIR/ops-lib.sh"
 
 usage() {
   cat <<'EOF'
-Usage: scripts/backup-verify.sh [--direct|--compose] FILE [ENV_FILE] [COMPOSE_FILE]
+Usage: scripts/backup-verify.sh [--direct|--compose] [--keep] FILE [ENV_FILE] [COMPOSE_FILE]
 
 Checks FILE (a backup_*.sql.gz from scripts/backup.sh) without touching the live database:
   1. gzip -t and the dump's closing line (a truncated or corrupt file fails here),
   2. creates a scratch database loyalty_verify_<time>_<pid> on the same server,
   3. restores FILE into it in one transaction with ON_ERROR_STOP (any SQL error fails),
   4. prints the row count of every table,
-  5. drops the scratch database (also when a step fails).
+  5. drops the scratch database (also when a step fails), unless --keep: then the scratch
+     database stays for inspection (also after a failed restore): the scratch-db line names
+     it, the drop-scratch line says how to drop it.
 
 Modes: compose (default; ENV_FILE .env.production, COMPOSE_FILE docker-compose.production.yml,
 psql runs in the service "postgres") or --direct / NO_COMPOSE=1 (local psql against DATABASE_URL;
@@ -65,6 +67,9 @@ count_rows() {
 }
 
 drop_step() {
+  if ((KEEP)); then
+    step_skip "kept (--keep): $SCRATCH; drop it with: DROP DATABASE \"$SCRATCH\" WITH (FORCE)"
+  fi
   drop_scratch
   detail "$SCRATCH"
 }
@@ -77,8 +82,13 @@ main() {
       exit 0
     }
   done
-  ops_mode_args "$@"
-  set -- "${OPS_ARGS[@]}"
+  KEEP=0
+  local rest=()
+  for arg in "$@"; do
+    if [[ $arg == --keep ]]; then KEEP=1; else rest+=("$arg"); fi
+  done
+  ops_mode_args "${rest[@]+"${rest[@]}"}"
+  set -- "${OPS_ARGS[@]+"${OPS_ARGS[@]}"}"
   (($# >= 1 && $# <= 3)) || ops_die "expected FILE [ENV_FILE] [COMPOSE_FILE] (see --help)"
   FILE=$1
   local env_file=${2:-.env.production} compose_file=${3:-docker-compose.production.yml}
@@ -88,7 +98,8 @@ main() {
   step file dump_check "$FILE"
   OPS_HINT="use --direct with DATABASE_URL, or check ENV_FILE/COMPOSE_FILE" \
     step target db_target "$env_file" "$compose_file"
-  ops_on_exit drop_scratch
+  # --keep: the scratch database stays whatever happens (the scratch-db line names it).
+  ((KEEP)) || ops_on_exit drop_scratch
   OPS_HINT="the role needs CREATEDB (direct mode), and the server must be up" \
     step scratch-db create_scratch
   OPS_HINT="this backup does not restore; use an older one (ls -1 \$BACKUP_DIR)" \

@@ -171,6 +171,9 @@ start_tag() {
   fi
   write_state current_tag "$tag"
   pin_tag "$tag"
+  # The Prometheus files of api, relay and workers (METRICS_SHARED_DIR, bind-mounted by the
+  # compose file); the containers run as uid 10001, so the directory is writable like /tmp.
+  mkdir -p var/metrics && chmod 1777 var/metrics
   "${COMPOSE[@]}" up -d --wait --wait-timeout "${DEPLOY_WAIT_TIMEOUT:-180}" --remove-orphans
   detail "$IMAGE${replaced:+ (replaced $replaced)}"
 }

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from outbox.selectors import GAUGES_CACHE_KEY
-from tests.scripts.contract import METRICS
+from tests.scripts.contract import METRICS, PLATFORM_METRICS
 
 #: CONTRACT's metric names, kept once for every test (tests/scripts/contract.py).
 CONTRACT_METRICS = tuple(sorted(METRICS))
@@ -191,3 +191,21 @@ def test_multiprocess_gunicorn_counts_add_up(ops_services, api_server, tmp_path)
     assert value(text, "loyalty_outbox_dead_total") == 2
     missing = set(CONTRACT_METRICS) - exposed_names(text)
     assert not missing, f"not exposed under multiprocess gunicorn: {sorted(missing)}"
+
+
+def test_token_accepted_as_a_bearer_as_prometheus_sends_it(client, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Basic scrape-secret").status_code == 401
+
+
+def test_platform_figures_beyond_the_contract_are_declared(client):
+    missing = PLATFORM_METRICS - exposed_names(client.get("/metrics").content.decode())
+    assert not missing, f"used by alert rules but not on /metrics: {sorted(missing)}"
+
+
+def test_process_memory_is_served_as_bot_memory_usage_bytes(client):
+    text = client.get("/metrics").content.decode()
+    rss = value(text, "bot_memory_usage_bytes", process="api")
+    assert rss is not None and rss > 10 * 1024 * 1024  # a Django process is well above 10 MiB

@@ -6,12 +6,15 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
+from notifications.models import TelegramUpdate
 from platform_ops.models import SiteMode, SiteModeChange
 from platform_ops.services import site_mode_set
 
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
-API_PATHS = ("/api/integrations/v1/customers", "/api/telegram/webhook", "/portal/")
+#: The Telegram webhook is no longer among them: it is served in every mode (issue 13, CONTRACT
+#: "Modes"); test_telegram_webhook_is_served_in_every_mode below checks it.
+API_PATHS = ("/api/integrations/v1/customers", "/portal/")
 OPERATIONS_PATHS = ("/health", "/healthz", "/live", "/ready", "/db/health", "/metrics")
 
 
@@ -170,3 +173,40 @@ def test_non_staff_cannot_switch_modes(client, db):
     )
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert not SiteModeChange.objects.exists()
+
+
+WEBHOOK_SECRET = "modes-webhook-secret"
+
+
+def _update(update_id: int, text: str) -> dict:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "chat": {"id": 4200 + update_id, "type": "private"},
+            "from": {"id": 4200 + update_id, "is_bot": False, "first_name": "A"},
+            "text": text,
+        },
+    }
+
+
+@pytest.mark.parametrize("mode", [SiteMode.MAINTENANCE, SiteMode.READ_ONLY])
+def test_telegram_webhook_is_served_in_every_mode(client, switch, settings, mode):
+    settings.TELEGRAM_NOTIFY_WEBHOOK_SECRET = WEBHOOK_SECRET
+    switch(mode)
+    assert refusal(send(client, "POST", "/api/integrations/v1/customers")) is not None
+    response = client.post(
+        "/api/telegram/webhook",
+        data=_update(7, "/balance"),
+        content_type="application/json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+    )
+    assert response.status_code == 200, response.content
+    assert TelegramUpdate.objects.filter(update_id=7).exists()
+    # Its own guard still holds in every mode.
+    forbidden = client.post(
+        "/api/telegram/webhook", data=_update(8, "/balance"), content_type="application/json"
+    )
+    assert forbidden.status_code == 403
+    assert not TelegramUpdate.objects.filter(update_id=8).exists()

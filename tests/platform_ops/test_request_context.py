@@ -60,7 +60,7 @@ def test_access_log_line_per_request(client, db, json_lines):
     assert line["method"] == "GET"
     assert line["route"] == "/api/integrations/v1/customers"
     assert line["status"] in (401, 403)
-    assert line["duration_ms"] >= 0 and line["level"] == "info"
+    assert line["duration_ms"] >= 0 and line["level"] == "INFO"
     assert "79161234567" not in json.dumps(line)
 
 
@@ -109,3 +109,60 @@ def test_slow_query_log_off_at_zero(settings, db, json_lines):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_sleep(0.06)")
     assert json_lines.lines() == []
+
+
+def _client_logged(client, json_lines, request_id: str, forwarded: str | None) -> str:
+    json_lines("platform_ops.access", logging.INFO)
+    headers = {"X-Request-ID": request_id}
+    if forwarded is not None:
+        headers["X-Forwarded-For"] = forwarded
+    client.get("/api/integrations/v1/customers", headers=headers)
+    [line] = [e for e in json_lines.lines() if e.get("request_id") == request_id]
+    return line["client"]
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded", "expected"),
+    [
+        # No proxy configured: the header is anyone's to forge, so it is ignored.
+        ((), "203.0.113.9", "127.0.0.1"),
+        # The test client's 127.0.0.1 is the proxy: the nearest hop it reports.
+        (("127.0.0.1",), "203.0.113.9", "203.0.113.9"),
+        # Two proxies: skip every trusted hop from the right.
+        (("127.0.0.1", "10.0.0.0/8"), "198.51.100.7, 203.0.113.9, 10.1.2.3", "203.0.113.9"),
+        # Only the last proxy trusted: the hop before it is the client as far as we know.
+        (("127.0.0.1",), "203.0.113.9, 10.1.2.3", "10.1.2.3"),
+        # A trusted proxy without the header, or with garbage in it: the proxy's address.
+        (("127.0.0.1",), None, "127.0.0.1"),
+        (("127.0.0.1",), "not-an-ip", "127.0.0.1"),
+    ],
+)
+def test_client_address_believes_forwarded_for_from_trusted_proxies_only(
+    client, db, settings, json_lines, trusted, forwarded, expected
+):
+    import ipaddress
+
+    settings.TRUSTED_PROXY_NETWORKS = tuple(ipaddress.ip_network(t) for t in trusted)
+    rid = f"xff-{len(trusted)}-{abs(hash(forwarded)) % 10_000}"
+    assert _client_logged(client, json_lines, rid, forwarded) == expected
+
+
+def test_malformed_trusted_proxies_stop_start_up_with_one_line():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TRUSTED_PROXIES": "10.0.0.0/8,not-a-network", "DEBUG": "1"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "TRUSTED_PROXIES must list IP addresses or networks" in done.stderr

@@ -81,6 +81,16 @@ DEPLOYMENT_ENVIRONMENT = {
 #: Series Prometheus makes itself, allowed in rules and panels besides the app's metrics.
 PROMETHEUS_SERIES = {"up"}
 
+#: The platform's own figures beyond CONTRACT's list (docs/operations.md, Monitoring), allowed
+#: in rules; tests/platform_ops/test_metrics.py checks that /metrics declares each of them.
+PLATFORM_METRICS = {
+    "loyalty_relay_heartbeat_timestamp_seconds",
+    "loyalty_relay_heartbeat_age_seconds",
+    "loyalty_outbox_gauges_age_seconds",
+    "loyalty_outbox_went_dead_total",
+    "outbox_commit_to_delivered_seconds",
+}
+
 _PROMQL_WORDS = {
     "sum",
     "min",
@@ -145,5 +155,5 @@ def promql_metrics(expr: str) -> set[str]:
     folded = set()
     for name in names:
         base = re.sub(r"_(bucket|sum|count)$", "", name)
-        folded.add(base if base in METRICS else name)
+        folded.add(base if base in METRICS | PLATFORM_METRICS else name)
     return folded

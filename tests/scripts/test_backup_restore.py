@@ -299,3 +299,24 @@ def test_help(script):
 
     assert result.returncode == 0
     assert "Usage:" in result.stdout and "--direct" in result.stdout
+
+
+def test_verify_keep_leaves_the_scratch_database_for_inspection(database_url, tmp_path):
+    seed(database_url)
+    backup = take_backup(database_url, tmp_path)
+    verify = run_script(
+        "backup-verify.sh", "--direct", "--keep", str(backup), env={"DATABASE_URL": database_url}
+    )
+    assert verify.returncode == 0, verify.output
+    assert verify.line("drop-scratch").startswith("[skip]"), verify.stdout
+    kept = re.search(r"kept \(--keep\): (loyalty_verify_\w+);", verify.line("drop-scratch"))
+    assert kept, verify.stdout
+    name = kept.group(1)
+    try:
+        assert name in databases(database_url)
+        # The restored rows are there to inspect.
+        scratch_url = database_url.rsplit("/", 1)[0] + "/" + name
+        assert psql(scratch_url, "SELECT count(*) FROM customers").strip() == "25"
+    finally:
+        psql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert name not in databases(database_url)
