@@ -24,6 +24,23 @@ PROBLEMS: dict[str, tuple[str, str]] = {
         "The body is not valid JSON",
         "The body could not be parsed, is nested too deep, or is not UTF-8. Send one JSON object.",
     ),
+    "payload-too-large": (
+        "Request body too large",
+        "Bodies are limited to 1 MiB (`REQUEST_BODY_MAX_BYTES`, docs/security.md); the answer is "
+        "413 before anything is read. Send smaller requests, e.g. fewer purchase lines.",
+    ),
+    "bad-content-length": (
+        "Malformed Content-Length",
+        "The `Content-Length` header is not a non-negative integer. Let your HTTP client set it.",
+    ),
+    "json-too-deep": (
+        "The JSON body is nested too deeply",
+        "Arrays and objects may nest at most 32 levels (`JSON_MAX_DEPTH`); our bodies need 3.",
+    ),
+    "undecodable-text": (
+        "The body holds undecodable text",
+        "The body must be UTF-8 without NUL characters or lone surrogates (`\\ud800` alone).",
+    ),
     "unsupported-media-type": (
         "Send application/json",
         "Request bodies must be JSON with `Content-Type: application/json`.",
