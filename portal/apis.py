@@ -1,24 +1,41 @@
-"""Portal API: sign-in (login, refresh, logout) and the signed-in merchant's overview."""
+"""Portal API (tag ``portal``): sign-in, the signed-in member of staff, staff, audit trail, and
+the merchant's overview. Every page of ``/portal/`` is backed by one of these endpoints."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import Count, Q
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ValidationFailed
 from core.openapi import problems
+from core.problems import problem_response
 from outbox.models import Delivery, DeliveryStatus
+from portal.authentication import IsPortalStaff, PortalAccessAuthentication, client_address
+from portal.errors import LoginThrottled
+from portal.models import StaffRole, StaffUser
+from portal.selectors import (
+    audit_list,
+    dashboard_figures,
+    delivery_health,
+    page_after,
+    staff_list,
+)
 from portal.services import (
-    AuthenticationFailed,
+    OWNERS,
     portal_login,
     portal_logout,
     portal_refresh,
-    staff_from_access,
+    staff_password_change,
+    staff_user_create,
+    staff_user_update,
 )
 
 
@@ -30,6 +47,55 @@ class _Strict(serializers.Serializer):
                 {name: ["Unknown field; remove it."] for name in sorted(unknown)}
             )
         return attrs
+
+
+def cursor_param(name: str = "cursor") -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, description="`next` of the previous page.")
+
+
+def int_cursor(request: Request) -> int | None:
+    raw = request.query_params.get("cursor")
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValidationFailed(
+            "cursor must be the `next` of a previous page.",
+            errors={"cursor": ["Send the `next` value back unchanged."]},
+        )
+    return int(raw)
+
+
+class PublicPortalApi(APIView):
+    """Sign-in endpoints: no token; a throttled sign-in answers 429 with ``Retry-After``."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, LoginThrottled):
+            response = problem_response(
+                status_code=429,
+                slug=exc.slug,
+                title=exc.title,
+                detail=exc.detail,
+                headers={"Retry-After": str(exc.retry_after)},
+                retry_after=exc.retry_after,
+            )
+            return response  # type: ignore[return-value]
+        return super().handle_exception(exc)
+
+
+class PortalApi(APIView):
+    """A signed-in endpoint; writes need the owner or manager role unless ``write_roles``."""
+
+    authentication_classes = [PortalAccessAuthentication]
+    permission_classes = [IsPortalStaff]
+
+    @property
+    def staff(self) -> StaffUser:
+        user = self.request.user
+        assert isinstance(user, StaffUser)
+        return user
 
 
 class LoginIn(_Strict):
@@ -48,19 +114,30 @@ class TokensOut(serializers.Serializer):
     expires_in = serializers.IntegerField()
 
 
-class PortalLoginApi(APIView):
+class PortalLoginApi(PublicPortalApi):
     @extend_schema(
-        request=LoginIn, responses={200: TokensOut, **problems()}, tags=["portal"], auth=[]
+        request=LoginIn,
+        responses={200: TokensOut, **problems()},
+        tags=["portal"],
+        auth=[],
+        description="Sign in. Throttled per account (5 failures / 15 min) and per client address "
+        "(20 failures / 15 min): a locked attempt answers 429 with `Retry-After`.",
     )
     def post(self, request: Request) -> Response:
         data = LoginIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(portal_login(**data.validated_data).as_dict())
+        pair = portal_login(**data.validated_data, address=client_address(request))
+        return Response(pair.as_dict())
 
 
-class PortalRefreshApi(APIView):
+class PortalRefreshApi(PublicPortalApi):
     @extend_schema(
-        request=RefreshIn, responses={200: TokensOut, **problems()}, tags=["portal"], auth=[]
+        request=RefreshIn,
+        responses={200: TokensOut, **problems()},
+        tags=["portal"],
+        auth=[],
+        description="Rotate the refresh token. Presenting an already rotated refresh token "
+        "ends the whole session (reuse detection): every token of that sign-in stops working.",
     )
     def post(self, request: Request) -> Response:
         data = RefreshIn(data=request.data)
@@ -68,8 +145,15 @@ class PortalRefreshApi(APIView):
         return Response(portal_refresh(refresh=data.validated_data["refresh"]).as_dict())
 
 
-class PortalLogoutApi(APIView):
-    @extend_schema(request=RefreshIn, responses={204: None, **problems()}, tags=["portal"], auth=[])
+class PortalLogoutApi(PublicPortalApi):
+    @extend_schema(
+        request=RefreshIn,
+        responses={204: None, **problems()},
+        tags=["portal"],
+        auth=[],
+        description="End the session: its refresh token and its access tokens stop working at "
+        "once (access tokens are checked against the session on every request).",
+    )
     def post(self, request: Request) -> Response:
         data = RefreshIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -77,17 +161,149 @@ class PortalLogoutApi(APIView):
         return Response(status=204)
 
 
-class PortalOverviewApi(APIView):
+class StaffOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=StaffRole.choices)
+    is_active = serializers.BooleanField()
+    last_login_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class MerchantOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class MeOut(serializers.Serializer):
+    user = StaffOut()
+    merchant = MerchantOut()
+
+
+class PortalMeApi(PortalApi):
+    @extend_schema(responses={200: MeOut, **problems()}, tags=["portal"])
+    def get(self, request: Request) -> Response:
+        return Response(MeOut({"user": self.staff, "merchant": self.staff.merchant}).data)
+
+
+class PasswordIn(_Strict):
+    current_password = serializers.CharField(max_length=200)
+    new_password = serializers.CharField(max_length=200)
+
+
+class PortalPasswordChangeApi(PortalApi):
+    #: Every role may change its own password.
+    write_roles = tuple(StaffRole.values)
+
+    @extend_schema(
+        request=PasswordIn,
+        responses={204: None, **problems()},
+        tags=["portal"],
+        description="Change your password; your other sessions end.",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        staff_password_change(
+            user=self.staff,
+            current=data.validated_data["current_password"],
+            new=data.validated_data["new_password"],
+        )
+        return Response(status=204)
+
+
+class StaffListOut(serializers.Serializer):
+    results = StaffOut(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+class StaffCreateIn(_Strict):
+    email = serializers.EmailField()
+    password = serializers.CharField(max_length=200)
+    role = serializers.ChoiceField(choices=StaffRole.choices)
+
+
+class PortalStaffListApi(PortalApi):
+    write_roles = OWNERS
+
+    @extend_schema(responses={200: StaffListOut, **problems()}, tags=["portal"])
+    def get(self, request: Request) -> Response:
+        rows = list(staff_list(merchant_id=self.staff.merchant_id)[:500])
+        return Response({"results": StaffOut(rows, many=True).data, "next": None})
+
+    @extend_schema(
+        request=StaffCreateIn,
+        responses={201: StaffOut, **problems(409)},
+        tags=["portal"],
+        description="Owners only: give a colleague portal access with a role (viewers only "
+        "read; managers change data; owners also manage staff and API keys).",
+    )
+    def post(self, request: Request) -> Response:
+        data = StaffCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = staff_user_create(merchant=self.staff.merchant, by=self.staff, **data.validated_data)
+        return Response(StaffOut(user).data, status=201)
+
+
+class StaffUpdateIn(_Strict):
+    role = serializers.ChoiceField(choices=StaffRole.choices, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class PortalStaffUpdateApi(PortalApi):
+    write_roles = OWNERS
+
+    @extend_schema(
+        request=StaffUpdateIn,
+        responses={200: StaffOut, **problems(404, 409)},
+        tags=["portal"],
+        description="Owners only: change a colleague's role or deactivate them (their sessions "
+        "end at once).",
+    )
+    def patch(self, request: Request, staff_id: uuid.UUID) -> Response:
+        data = StaffUpdateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = staff_user_update(by=self.staff, staff_id=staff_id, **data.validated_data)
+        return Response(StaffOut(user).data)
+
+
+class AuditOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    actor = serializers.CharField()
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    detail = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class AuditListOut(serializers.Serializer):
+    results = AuditOut(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+class PortalAuditListApi(PortalApi):
+    @extend_schema(
+        parameters=[cursor_param()],
+        responses={200: AuditListOut, **problems()},
+        tags=["portal"],
+        description="Who did what and when in the portal, newest first.",
+    )
+    def get(self, request: Request) -> Response:
+        rows, nxt = page_after(
+            audit_list(merchant_id=self.staff.merchant_id), cursor=int_cursor(request)
+        )
+        return Response(
+            {"results": AuditOut(rows, many=True).data, "next": None if nxt is None else str(nxt)}
+        )
+
+
+class PortalOverviewApi(PortalApi):
     """The signed-in merchant's figures: customers, points, webhook delivery health."""
 
-    @extend_schema(responses={200: dict, **problems()}, tags=["portal"], auth=[])
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **problems()}, tags=["portal"])
     def get(self, request: Request) -> Response:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            raise AuthenticationFailed(
-                "Send Authorization: Bearer <access token> from /auth/login."
-            )
-        user = staff_from_access(header.removeprefix("Bearer ").strip())
+        user = self.staff
         merchant = user.merchant
         deliveries = Delivery.objects.filter(merchant=merchant).aggregate(
             pending=Count("id", filter=Q(status=DeliveryStatus.PENDING)),
@@ -97,7 +313,7 @@ class PortalOverviewApi(APIView):
         return Response(
             {
                 "merchant": {"id": str(merchant.id), "name": merchant.name},
-                "user": {"email": user.email},
+                "user": {"email": user.email, "role": user.role},
                 "customers": merchant.customers.count(),
                 "purchases": merchant.purchases.count(),
                 "deliveries": deliveries,
@@ -110,5 +326,24 @@ class PortalOverviewApi(APIView):
                     }
                     for e in merchant.webhook_endpoints.order_by("created_at")
                 ],
+            }
+        )
+
+
+class PortalDashboardApi(PortalApi):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, **problems()},
+        tags=["portal"],
+        description="Purchases, revenue (less refunds), points earned and redeemed and active "
+        "customers for today, 7 and 30 days, a daily series of 30 days, and webhook delivery "
+        "health per endpoint (24 h success rate, p95 latency, dead count, circuit state, "
+        "disabled reason) with hourly attempts of the last 24 h.",
+    )
+    def get(self, request: Request) -> Response:
+        merchant_id = self.staff.merchant_id
+        return Response(
+            {
+                **dashboard_figures(merchant_id=merchant_id),
+                "delivery": delivery_health(merchant_id=merchant_id),
             }
         )

@@ -6,7 +6,18 @@ api_urlpatterns = [
     path("auth/login", apis.PortalLoginApi.as_view(), name="portal-login"),
     path("auth/refresh", apis.PortalRefreshApi.as_view(), name="portal-refresh"),
     path("auth/logout", apis.PortalLogoutApi.as_view(), name="portal-logout"),
+    path("me", apis.PortalMeApi.as_view(), name="portal-me"),
+    path("me/password", apis.PortalPasswordChangeApi.as_view(), name="portal-password"),
+    path("staff", apis.PortalStaffListApi.as_view(), name="portal-staff"),
+    path("staff/<uuid:staff_id>", apis.PortalStaffUpdateApi.as_view(), name="portal-staff-update"),
+    path("audit", apis.PortalAuditListApi.as_view(), name="portal-audit"),
     path("overview", apis.PortalOverviewApi.as_view(), name="portal-overview"),
+    path("dashboard", apis.PortalDashboardApi.as_view(), name="portal-dashboard"),
 ]
 
-page_urlpatterns = [path("", views.portal_home, name="portal-home")]
+page_urlpatterns = [
+    path("", views.dashboard_page, name="portal-home"),
+    path("login", views.login_page, name="portal-login-page"),
+    path("logout", views.logout_page, name="portal-logout-page"),
+    path("language", views.language_page, name="portal-language"),
+]

@@ -1,0 +1,42 @@
+"""The portal's writers: sign-in and sessions, staff, audit, and the merchant actions staff take
+through the domain's services."""
+
+from portal.errors import AuthenticationFailed, Forbidden, LoginThrottled
+from portal.services.audit import audit_record
+from portal.services.auth import (
+    ACCESS_TTL,
+    REFRESH_TTL,
+    TokenPair,
+    portal_login,
+    portal_logout,
+    portal_refresh,
+    staff_from_access,
+)
+from portal.services.staff import (
+    OWNERS,
+    WRITERS,
+    staff_password_change,
+    staff_role_require,
+    staff_user_create,
+    staff_user_update,
+)
+
+__all__ = [
+    "ACCESS_TTL",
+    "OWNERS",
+    "REFRESH_TTL",
+    "WRITERS",
+    "AuthenticationFailed",
+    "Forbidden",
+    "LoginThrottled",
+    "TokenPair",
+    "audit_record",
+    "portal_login",
+    "portal_logout",
+    "portal_refresh",
+    "staff_from_access",
+    "staff_password_change",
+    "staff_role_require",
+    "staff_user_create",
+    "staff_user_update",
+]
