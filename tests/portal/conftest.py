@@ -82,3 +82,16 @@ def as_manager(staff) -> APIClient:
 @pytest.fixture
 def as_viewer(staff) -> APIClient:
     return signed_in(staff.viewer)
+
+
+def deliver_due() -> int:
+    """Run the outbox's own claim and delivery code once, in this process (no worker needed
+    for figures; the delivery tests cover the worker)."""
+    from outbox.engine import deliveries_process
+    from outbox.relay import deliveries_claim
+
+    claim = deliveries_claim(batch=200, lease_seconds=60)
+    if claim is None:
+        return 0
+    deliveries_process(delivery_ids=claim.ids, lease_token=str(claim.token))
+    return len(claim.ids)

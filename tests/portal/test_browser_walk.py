@@ -1,0 +1,66 @@
+"""A real-browser walk through the portal (Debian's Chromium via Selenium, tests/fixtures/
+browser.py): what a member of staff does, page by page, against a live server."""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as until
+from selenium.webdriver.support.ui import WebDriverWait
+
+from loyalty.services import purchase_commit
+from tests.factories import make_customer
+from tests.portal.conftest import PASSWORD
+
+pytestmark = pytest.mark.slow
+
+
+def wait(browser: WebDriver, seconds: float = 15) -> WebDriverWait:
+    return WebDriverWait(browser, seconds)
+
+
+def sign_in(browser: WebDriver, base: str, email: str) -> None:
+    browser.get(f"{base}/portal/")
+    browser.find_element(By.ID, "email").send_keys(email)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+    wait(browser).until(until.text_to_be_present_in_element((By.ID, "who"), email))
+
+
+def test_walk_through_the_portal(live_server, browser, setup, staff):
+    customer = make_customer(setup.merchant, phone="+79160000001")
+    purchase_commit(
+        merchant=setup.merchant,
+        customer_id=customer.id,
+        amount_minor=120_00,
+        order_id="W-1",
+        outlet_id=setup.outlet.id,
+    )
+    base = live_server.url
+
+    # Sign in; the tokens sit in HttpOnly cookies no script can read.
+    sign_in(browser, base, staff.owner.email)
+    cookies = {c["name"]: c for c in browser.get_cookies()}
+    assert cookies["portal_refresh"]["httpOnly"] and cookies["portal_access"]["httpOnly"]
+    assert "portal_refresh" not in browser.execute_script("return document.cookie")
+
+    # The dashboard draws its three charts (Chart.js, vendored) from the page's data.
+    wait(browser).until(
+        lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-charts") == "3"
+    )
+    assert browser.execute_script("return window.portalCharts.length") == 3
+    today = browser.find_element(By.CSS_SELECTOR, "#figures tbody tr").text
+    assert "12000" in today  # revenue of today's purchase, in minor units
+    logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not logs, logs  # no CSP violation, no script error
+
+    # Switch language to Russian and back.
+    browser.find_element(By.ID, "lang-ru").click()
+    wait(browser).until(until.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Панель"))
+    browser.find_element(By.ID, "lang-en").click()
+    wait(browser).until(until.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Dashboard"))
+
+    # Sign out: the sign-in form comes back.
+    browser.find_element(By.ID, "sign-out").click()
+    wait(browser).until(until.presence_of_element_located((By.ID, "login")))
