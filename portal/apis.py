@@ -17,26 +17,37 @@ from rest_framework.views import APIView
 from core.errors import ValidationFailed
 from core.openapi import problems
 from core.problems import problem_response
+from loyalty.payloads import customer_payload, ledger_entry_payload, purchase_payload
+from loyalty.selectors import program_for
 from outbox.models import Delivery, DeliveryStatus
 from portal.authentication import IsPortalStaff, PortalAccessAuthentication, client_address
 from portal.errors import LoginThrottled
 from portal.models import StaffRole, StaffUser
 from portal.selectors import (
     audit_list,
+    customer_detail,
+    customer_search,
     dashboard_figures,
     delivery_health,
     page_after,
+    page_by_time,
+    purchase_detail,
+    purchase_search,
     staff_list,
+    time_cursor_parse,
 )
 from portal.services import (
     OWNERS,
+    customer_points_adjust,
     portal_login,
     portal_logout,
     portal_refresh,
+    purchase_refund,
     staff_password_change,
     staff_user_create,
     staff_user_update,
 )
+from portal.services.idempotency import HEADER, IdempotencyInProgress
 
 
 class _Strict(serializers.Serializer):
@@ -347,3 +358,175 @@ class PortalDashboardApi(PortalApi):
                 "delivery": delivery_health(merchant_id=merchant_id),
             }
         )
+
+
+# --- customers -------------------------------------------------------------------------------
+
+
+class CustomerListOut(serializers.Serializer):
+    results = serializers.ListField(child=serializers.DictField())
+    next = serializers.CharField(allow_null=True)
+
+
+class PortalCustomerListApi(PortalApi):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q",
+                OpenApiTypes.STR,
+                description="A phone (full or a fragment of digits) or part of a name.",
+            ),
+            cursor_param(),
+        ],
+        responses={200: CustomerListOut, **problems()},
+        tags=["portal"],
+        description="Find customers by phone or name, newest first.",
+    )
+    def get(self, request: Request) -> Response:
+        rows, nxt = page_by_time(
+            customer_search(
+                merchant_id=self.staff.merchant_id, query=request.query_params.get("q", "")
+            ),
+            cursor=time_cursor_parse(request.query_params.get("cursor")),
+        )
+        program = program_for(self.staff.merchant)
+        return Response(
+            {"results": [customer_payload(c, program=program) for c in rows], "next": nxt}
+        )
+
+
+class PortalCustomerDetailApi(PortalApi):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, **problems(404)},
+        tags=["portal"],
+        description="The customer with balance, tier, open lots and their expiry, the latest "
+        "50 ledger entries, the latest 20 purchases and the Telegram link status.",
+    )
+    def get(self, request: Request, customer_id: uuid.UUID) -> Response:
+        return Response(
+            customer_detail(merchant_id=self.staff.merchant_id, customer_id=customer_id)
+        )
+
+
+class AdjustIn(_Strict):
+    points = serializers.IntegerField(min_value=-(10**9), max_value=10**9)
+    reason = serializers.CharField(max_length=200)
+
+
+class PortalCustomerAdjustApi(PortalApi):
+    @extend_schema(
+        request=AdjustIn,
+        responses={201: OpenApiTypes.OBJECT, **problems(404, 422)},
+        tags=["portal"],
+        description="Add (positive) or remove (negative) points by hand with a reason; "
+        "the customer's webhooks and Telegram get `points.adjusted`. Owners and managers.",
+    )
+    def post(self, request: Request, customer_id: uuid.UUID) -> Response:
+        data = AdjustIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = customer_points_adjust(
+            by=self.staff,
+            customer_id=customer_id,
+            address=client_address(request),
+            **data.validated_data,
+        )
+        return Response(ledger_entry_payload(entry), status=201)
+
+
+# --- purchases and refunds -------------------------------------------------------------------
+
+
+class PurchaseFilterIn(_Strict):
+    since = serializers.DateField(required=False, help_text="First day (inclusive).")
+    until = serializers.DateField(required=False, help_text="Last day (inclusive).")
+    outlet_id = serializers.UUIDField(required=False)
+    order_id = serializers.CharField(required=False, max_length=100)
+    cursor = serializers.CharField(required=False, max_length=100)
+
+
+class PortalPurchaseListApi(PortalApi):
+    @extend_schema(
+        parameters=[PurchaseFilterIn],
+        responses={200: CustomerListOut, **problems()},
+        tags=["portal"],
+        description="Purchases newest first, filtered by day range, outlet and order id.",
+    )
+    def get(self, request: Request) -> Response:
+        data = PurchaseFilterIn(data=request.query_params.dict())
+        data.is_valid(raise_exception=True)
+        filters = dict(data.validated_data)
+        cursor = time_cursor_parse(filters.pop("cursor", None))
+        rows, nxt = page_by_time(
+            purchase_search(merchant_id=self.staff.merchant_id, **filters), cursor=cursor
+        )
+        return Response(
+            {
+                "results": [
+                    {
+                        **purchase_payload(p, balance_points=p.customer.balance_points),
+                        "customer_phone": p.customer.phone,
+                    }
+                    for p in rows
+                ],
+                "next": nxt,
+            }
+        )
+
+
+class PortalPurchaseDetailApi(PortalApi):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, **problems(404)},
+        tags=["portal"],
+        description="The purchase, its lines, customer and refunds.",
+    )
+    def get(self, request: Request, purchase_id: uuid.UUID) -> Response:
+        return Response(
+            purchase_detail(merchant_id=self.staff.merchant_id, purchase_id=purchase_id)
+        )
+
+
+class RefundIn(_Strict):
+    amount_minor = serializers.IntegerField(
+        required=False, min_value=1, help_text="Absent: the rest of the purchase."
+    )
+
+
+class PortalPurchaseRefundApi(PortalApi):
+    @extend_schema(
+        request=RefundIn,
+        parameters=[
+            OpenApiParameter(
+                HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="A unique value per refund (e.g. a UUID); a retry with "
+                "the same key and body answers the first refund again.",
+            )
+        ],
+        responses={201: OpenApiTypes.OBJECT, **problems(404, 409, 422)},
+        tags=["portal"],
+        description="Refund all or part of the purchase with points moved back in proportion "
+        "(the integration API's refund, with the same Idempotency-Key rules). Owners and "
+        "managers.",
+    )
+    def post(self, request: Request, purchase_id: uuid.UUID) -> Response:
+        data = RefundIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        status, body, replayed = purchase_refund(
+            by=self.staff,
+            idempotency_key=request.headers.get(HEADER),  # type: ignore[arg-type]
+            purchase_id=purchase_id,
+            amount_minor=data.validated_data.get("amount_minor"),
+            address=client_address(request),
+        )
+        response = Response(body, status=status)
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if isinstance(exc, IdempotencyInProgress):
+            response["Retry-After"] = str(exc.retry_after)
+        return response

@@ -91,3 +91,30 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_type} {self.object_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """A portal write guarded by an Idempotency-Key, per merchant (the portal's own table, so a
+    key can never collide with an integration API key's).
+
+    ``running`` while the first request holds the claim (until ``lease_expires_at``); ``done``
+    with the stored answer once the write committed (in the write's own transaction).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "key"], name="portal_idem_key_per_merchant")
+        ]
+
+    def __str__(self) -> str:
+        return f"idempotency {self.key}"

@@ -4,14 +4,25 @@ signed-in member of staff's merchant."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+import uuid
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from django.db.models import Count, F, Model, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate, TruncHour
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from loyalty.models import Purchase
+from core.errors import NotFound, ValidationFailed
+from loyalty.models import Customer, Outlet, PointsLot, Purchase, Refund
+from loyalty.payloads import (
+    customer_payload,
+    ledger_entry_payload,
+    purchase_payload,
+    refund_payload,
+)
+from loyalty.phones import phone_normalize
+from loyalty.selectors import ledger_list
 from outbox.models import Attempt, Delivery, DeliveryStatus, WebhookEndpoint
 from portal.models import AuditEntry, StaffUser
 
@@ -183,3 +194,161 @@ def delivery_health(*, merchant_id: Any, now: datetime | None = None) -> dict[st
             {"hour": hour.isoformat(), "ok": row.get("ok", 0), "failed": row.get("failed", 0)}
         )
     return {"endpoints": out, "hourly": hours}
+
+
+# --- keyset pages by time ----------------------------------------------------------------------
+
+
+def time_cursor_parse(raw: str | None) -> tuple[datetime, str] | None:
+    """``<ISO time>|<id>`` as written by :func:`page_by_time`; raises on anything else."""
+    if raw in (None, ""):
+        return None
+    assert raw is not None
+    at, sep, ident = raw.partition("|")
+    parsed = parse_datetime(at) if sep else None
+    if parsed is None or not ident or len(raw) > 100:
+        raise ValidationFailed(
+            "cursor must be the `next` of a previous page.",
+            errors={"cursor": ["Send the `next` value back unchanged."]},
+        )
+    return parsed, ident
+
+
+def page_by_time(
+    rows: QuerySet[M], *, cursor: tuple[datetime, str] | None, size: int = PAGE_SIZE
+) -> tuple[list[M], str | None]:
+    """Newest first by (created_at, id): a range scan of a (merchant, created_at) index."""
+    if cursor is not None:
+        at, ident = cursor
+        rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=ident))
+    page = list(rows.order_by("-created_at", "-id")[: size + 1])
+    more = len(page) > size
+    page = page[:size]
+    if not (more and page):
+        return page, None
+    last = page[-1]
+    return page, f"{last.created_at.isoformat()}|{last.pk}"  # type: ignore[attr-defined]
+
+
+# --- customers -------------------------------------------------------------------------------
+
+
+def customer_search(*, merchant_id: Any, query: str = "") -> QuerySet[Customer]:
+    """Customers by phone (a full number is normalised and found through the unique
+    (merchant, phone) index; a fragment of digits matches inside numbers) or by name."""
+    rows = Customer.objects.filter(merchant_id=merchant_id)
+    query = query.strip()[:100]
+    if not query:
+        return rows
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if digits and len(digits) >= len(query.replace(" ", "").replace("+", "").replace("-", "")):
+        try:
+            return rows.filter(phone=phone_normalize(query))
+        except ValidationFailed:
+            return rows.filter(phone__contains=digits)
+    return rows.filter(name__icontains=query)
+
+
+def customer_detail(*, merchant_id: Any, customer_id: Any) -> dict[str, Any]:
+    """Everything the customer page shows: the customer, tier, open lots with their expiry,
+    the latest ledger entries and purchases."""
+    cid = _uuid(customer_id)
+    customer = (
+        Customer.objects.select_related("merchant").filter(merchant_id=merchant_id, id=cid).first()
+        if cid
+        else None
+    )
+    if customer is None:
+        raise NotFound(f"No customer {customer_id} for this merchant.")
+    lots = PointsLot.objects.filter(customer=customer, remaining__gt=0).order_by("expires_at", "id")
+    return {
+        "customer": customer_payload(customer),
+        "telegram_status": customer.telegram_status,
+        "lifetime_spend_minor": customer.lifetime_spend_minor,
+        "lots": [
+            {
+                "points": lot.points,
+                "remaining": lot.remaining,
+                "available": lot.is_available,
+                "available_at": lot.available_at.isoformat(),
+                "expires_at": lot.expires_at.isoformat() if lot.expires_at else None,
+            }
+            for lot in lots[:100]
+        ],
+        "ledger": [ledger_entry_payload(e) for e in ledger_list(customer=customer)[:50]],
+        "purchases": [
+            purchase_payload(p, balance_points=customer.balance_points)
+            for p in Purchase.objects.filter(merchant_id=merchant_id, customer=customer).order_by(
+                "-created_at"
+            )[:20]
+        ],
+    }
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+# --- purchases -------------------------------------------------------------------------------
+
+
+def purchase_search(
+    *,
+    merchant_id: Any,
+    since: date | None = None,
+    until: date | None = None,
+    outlet_id: Any = None,
+    order_id: str = "",
+) -> QuerySet[Purchase]:
+    """Purchases newest first, filtered by day range (inclusive), outlet and order id.
+
+    An order id is the unique (merchant, order_id) index; otherwise a range scan of
+    ``portal_purchase_recent_idx`` (merchant, created_at)."""
+    rows = Purchase.objects.filter(merchant_id=merchant_id).select_related("customer", "outlet")
+    if order_id:
+        rows = rows.filter(order_id=order_id)
+    if since:
+        rows = rows.filter(created_at__gte=_day_start(since))
+    if until:
+        rows = rows.filter(created_at__lt=_day_start(until + timedelta(days=1)))
+    if outlet_id:
+        oid = _uuid(outlet_id)
+        rows = rows.filter(outlet_id=oid) if oid else rows.none()
+    return rows
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def purchase_detail(*, merchant_id: Any, purchase_id: Any) -> dict[str, Any]:
+    pid = _uuid(purchase_id)
+    purchase = (
+        Purchase.objects.select_related("customer", "outlet", "device", "manager")
+        .filter(merchant_id=merchant_id, id=pid)
+        .first()
+        if pid
+        else None
+    )
+    if purchase is None:
+        raise NotFound(f"No purchase {purchase_id} for this merchant.")
+    refunds = Refund.objects.filter(purchase=purchase).select_related("purchase").order_by("id")
+    return {
+        "purchase": purchase_payload(purchase, balance_points=purchase.customer.balance_points),
+        "customer": {
+            "id": str(purchase.customer_id),
+            "phone": purchase.customer.phone,
+            "name": purchase.customer.name,
+        },
+        "outlet": purchase.outlet.name if purchase.outlet else None,
+        "lines": purchase.lines,
+        "refundable_minor": purchase.amount_minor - purchase.refunded_minor,
+        "refunds": [refund_payload(r) for r in refunds],
+    }
+
+
+def outlet_choices(*, merchant_id: Any) -> list[Outlet]:
+    return list(Outlet.objects.filter(merchant_id=merchant_id).order_by("name")[:500])

@@ -13,6 +13,28 @@ api_urlpatterns = [
     path("audit", apis.PortalAuditListApi.as_view(), name="portal-audit"),
     path("overview", apis.PortalOverviewApi.as_view(), name="portal-overview"),
     path("dashboard", apis.PortalDashboardApi.as_view(), name="portal-dashboard"),
+    path("customers", apis.PortalCustomerListApi.as_view(), name="portal-customers"),
+    path(
+        "customers/<uuid:customer_id>",
+        apis.PortalCustomerDetailApi.as_view(),
+        name="portal-customer",
+    ),
+    path(
+        "customers/<uuid:customer_id>/adjust",
+        apis.PortalCustomerAdjustApi.as_view(),
+        name="portal-customer-adjust",
+    ),
+    path("purchases", apis.PortalPurchaseListApi.as_view(), name="portal-purchases"),
+    path(
+        "purchases/<uuid:purchase_id>",
+        apis.PortalPurchaseDetailApi.as_view(),
+        name="portal-purchase",
+    ),
+    path(
+        "purchases/<uuid:purchase_id>/refund",
+        apis.PortalPurchaseRefundApi.as_view(),
+        name="portal-purchase-refund",
+    ),
 ]
 
 page_urlpatterns = [
@@ -20,4 +42,8 @@ page_urlpatterns = [
     path("login", views.login_page, name="portal-login-page"),
     path("logout", views.logout_page, name="portal-logout-page"),
     path("language", views.language_page, name="portal-language"),
+    path("customers", views.customers_page, name="portal-customers-page"),
+    path("customers/<uuid:customer_id>", views.customer_page, name="portal-customer-page"),
+    path("purchases", views.purchases_page, name="portal-purchases-page"),
+    path("purchases/<uuid:purchase_id>", views.purchase_page, name="portal-purchase-page"),
 ]

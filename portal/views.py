@@ -15,29 +15,46 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, NotFound, ValidationFailed
 from portal.authentication import client_address
 from portal.errors import AuthenticationFailed, Forbidden, LoginThrottled
 from portal.models import StaffUser
-from portal.selectors import dashboard_figures, delivery_health
+from portal.selectors import (
+    customer_detail,
+    customer_search,
+    dashboard_figures,
+    delivery_health,
+    outlet_choices,
+    page_by_time,
+    purchase_detail,
+    purchase_search,
+    time_cursor_parse,
+)
 from portal.services import (
     ACCESS_TTL,
     REFRESH_TTL,
     WRITERS,
     TokenPair,
+    customer_points_adjust,
     portal_login,
     portal_logout,
     portal_refresh,
+    purchase_refund,
     staff_from_access,
     staff_role_require,
 )
@@ -262,4 +279,150 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
             chart_data={"daily": figures["daily"], "hourly": health["hourly"]},
             nav="dashboard",
         ),
+    )
+
+
+def _problem_text(exc: ApplicationError) -> str:
+    fields = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in exc.errors.items())
+    return f"{exc.detail} {fields}".strip()
+
+
+@staff_page
+def customers_page(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    try:
+        cursor = time_cursor_parse(request.GET.get("cursor"))
+    except ApplicationError:
+        cursor = None
+    rows, nxt = page_by_time(
+        customer_search(merchant_id=request.staff.merchant_id, query=query),  # type: ignore[attr-defined]
+        cursor=cursor,
+    )
+    return render(
+        request,
+        "portal/customers.html",
+        page_context(request, customers=rows, q=query, next_cursor=nxt, nav="customers"),
+    )
+
+
+@staff_page
+def customer_page(request: HttpRequest, customer_id: Any) -> HttpResponse:
+    user: StaffUser = request.staff  # type: ignore[attr-defined]
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            raw = request.POST.get("points", "").strip()
+            if not raw.lstrip("-").isdigit() or len(raw) > 12:
+                raise ValidationFailed(_("Enter whole points, e.g. 100 or -50."))
+            customer_points_adjust(
+                by=user,
+                customer_id=customer_id,
+                points=int(raw),
+                reason=request.POST.get("reason", "")[:200],
+                address=client_address(request),
+            )
+        except Forbidden:
+            raise
+        except ApplicationError as exc:
+            error, status = _problem_text(exc), exc.status
+        else:
+            messages.success(request, _("Points adjusted."))
+            return HttpResponseRedirect(request.path)
+    try:
+        detail = customer_detail(merchant_id=user.merchant_id, customer_id=customer_id)
+    except NotFound as exc:
+        return render(
+            request, "portal/error.html", page_context(request, message=exc.detail), status=404
+        )
+    return render(
+        request,
+        "portal/customer.html",
+        page_context(request, d=detail, error=error, nav="customers"),
+        status=status,
+    )
+
+
+@staff_page
+def purchases_page(request: HttpRequest) -> HttpResponse:
+    user: StaffUser = request.staff  # type: ignore[attr-defined]
+    form = {k: request.GET.get(k, "") for k in ("since", "until", "outlet_id", "order_id")}
+    error = None
+    rows: list[Any] = []
+    nxt = None
+    try:
+        rows, nxt = page_by_time(
+            purchase_search(
+                merchant_id=user.merchant_id,
+                since=_day(form["since"], "since"),
+                until=_day(form["until"], "until"),
+                outlet_id=form["outlet_id"] or None,
+                order_id=form["order_id"][:100],
+            ),
+            cursor=time_cursor_parse(request.GET.get("cursor")),
+        )
+    except ApplicationError as exc:
+        error = _problem_text(exc)
+    return render(
+        request,
+        "portal/purchases.html",
+        page_context(
+            request,
+            purchases=rows,
+            form=form,
+            outlets=outlet_choices(merchant_id=user.merchant_id),
+            next_cursor=nxt,
+            query=urlencode({k: v for k, v in form.items() if v}),
+            error=error,
+            nav="purchases",
+        ),
+        status=400 if error else 200,
+    )
+
+
+def _day(raw: str, field: str) -> date | None:
+    if not raw:
+        return None
+    parsed = parse_date(raw) if len(raw) <= 10 else None
+    if parsed is None:
+        raise ValidationFailed(_("Dates look like 2026-12-31."), errors={field: ["YYYY-MM-DD"]})
+    return parsed
+
+
+@staff_page
+def purchase_page(request: HttpRequest, purchase_id: Any) -> HttpResponse:
+    user: StaffUser = request.staff  # type: ignore[attr-defined]
+    error = None
+    status = 200
+    if request.method == "POST":
+        raw = request.POST.get("amount_minor", "").strip()
+        try:
+            if raw and (not raw.isdigit() or len(raw) > 12):
+                raise ValidationFailed(_("Enter the amount in minor units, e.g. 1500."))
+            purchase_refund(
+                by=user,
+                idempotency_key=request.POST.get("idempotency_key", ""),
+                purchase_id=purchase_id,
+                amount_minor=int(raw) if raw else None,
+                address=client_address(request),
+            )
+        except Forbidden:
+            raise
+        except ApplicationError as exc:
+            error, status = _problem_text(exc), exc.status
+        else:
+            messages.success(request, _("Refund recorded."))
+            return HttpResponseRedirect(request.path)
+    try:
+        detail = purchase_detail(merchant_id=user.merchant_id, purchase_id=purchase_id)
+    except NotFound as exc:
+        return render(
+            request, "portal/error.html", page_context(request, message=exc.detail), status=404
+        )
+    return render(
+        request,
+        "portal/purchase.html",
+        # A fresh key per rendered form: submitting the same form twice refunds once.
+        page_context(request, d=detail, error=error, idempotency_key=uuid.uuid4(), nav="purchases"),
+        status=status,
     )

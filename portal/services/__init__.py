@@ -2,6 +2,7 @@
 through the domain's services."""
 
 from portal.errors import AuthenticationFailed, Forbidden, LoginThrottled
+from portal.services.actions import customer_points_adjust, purchase_refund
 from portal.services.audit import audit_record
 from portal.services.auth import (
     ACCESS_TTL,
@@ -31,9 +32,11 @@ __all__ = [
     "LoginThrottled",
     "TokenPair",
     "audit_record",
+    "customer_points_adjust",
     "portal_login",
     "portal_logout",
     "portal_refresh",
+    "purchase_refund",
     "staff_from_access",
     "staff_password_change",
     "staff_role_require",

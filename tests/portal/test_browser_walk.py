@@ -55,7 +55,31 @@ def test_walk_through_the_portal(live_server, browser, setup, staff):
     logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not logs, logs  # no CSP violation, no script error
 
+    # Find the customer by phone and adjust their points.
+    browser.find_element(By.LINK_TEXT, "Customers").click()
+    browser.find_element(By.ID, "q").send_keys("+7 916 000-00-01")
+    browser.find_element(By.CSS_SELECTOR, "#customer-search button").click()
+    browser.find_element(By.LINK_TEXT, "+79160000001").click()
+    assert browser.find_element(By.ID, "balance").text == "6"  # 5 % of 120.00
+    browser.find_element(By.ID, "points").send_keys("25")
+    browser.find_element(By.ID, "reason").send_keys("birthday gift")
+    browser.find_element(By.CSS_SELECTOR, "#adjust button").click()
+    wait(browser).until(until.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "adjusted"))
+    assert browser.find_element(By.ID, "balance").text == "31"
+    assert "birthday gift" in browser.find_element(By.ID, "ledger").text
+
+    # Refund part of the purchase from its page.
+    browser.find_element(By.LINK_TEXT, "Purchases").click()
+    browser.find_element(By.ID, "order_id").send_keys("W-1")
+    browser.find_element(By.CSS_SELECTOR, "#purchase-filter button").click()
+    browser.find_element(By.LINK_TEXT, "W-1").click()
+    browser.find_element(By.ID, "amount_minor").send_keys("2000")
+    browser.find_element(By.CSS_SELECTOR, "#refund button").click()
+    wait(browser).until(until.text_to_be_present_in_element((By.ID, "refunded"), "2000"))
+    assert "2000" in browser.find_element(By.ID, "refunds").text
+
     # Switch language to Russian and back.
+    browser.find_element(By.LINK_TEXT, "Dashboard").click()
     browser.find_element(By.ID, "lang-ru").click()
     wait(browser).until(until.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Панель"))
     browser.find_element(By.ID, "lang-en").click()
