@@ -23,7 +23,7 @@ from loyalty.payloads import (
 )
 from loyalty.phones import phone_normalize
 from loyalty.selectors import ledger_list
-from outbox.models import Attempt, Delivery, DeliveryStatus, WebhookEndpoint
+from outbox.models import Attempt, Delivery, DeliveryStatus, OutboxPause, WebhookEndpoint
 from portal.models import AuditEntry, StaffUser
 
 M = TypeVar("M", bound=Model)
@@ -352,3 +352,94 @@ def purchase_detail(*, merchant_id: Any, purchase_id: Any) -> dict[str, Any]:
 
 def outlet_choices(*, merchant_id: Any) -> list[Outlet]:
     return list(Outlet.objects.filter(merchant_id=merchant_id).order_by("name")[:500])
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+def endpoint_list(*, merchant_id: Any) -> list[WebhookEndpoint]:
+    return list(WebhookEndpoint.objects.filter(merchant_id=merchant_id).order_by("created_at"))
+
+
+def endpoint_get(*, merchant_id: Any, endpoint_id: Any) -> WebhookEndpoint:
+    eid = _uuid(endpoint_id)
+    endpoint = (
+        WebhookEndpoint.objects.filter(merchant_id=merchant_id, id=eid).first() if eid else None
+    )
+    if endpoint is None:
+        raise NotFound(f"No webhook endpoint {endpoint_id} for this merchant.")
+    return endpoint
+
+
+def endpoint_paused(*, endpoint_id: Any) -> OutboxPause | None:
+    return OutboxPause.objects.filter(endpoint_id=endpoint_id, resumed_at=None).first()
+
+
+def delivery_search(
+    *,
+    merchant_id: Any,
+    endpoint_id: Any = None,
+    status: str = "",
+    event_type: str = "",
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[Delivery]:
+    """The merchant's webhook deliveries, newest first (``portal_delivery_recent_idx``)."""
+    rows = Delivery.objects.filter(merchant_id=merchant_id, channel="webhook").select_related(
+        "event", "endpoint"
+    )
+    if endpoint_id:
+        eid = _uuid(endpoint_id)
+        rows = rows.filter(endpoint_id=eid) if eid else rows.none()
+    if status:
+        rows = rows.filter(status=status)
+    if event_type:
+        rows = rows.filter(event__event_type=event_type)
+    if since:
+        rows = rows.filter(created_at__gte=_day_start(since))
+    if until:
+        rows = rows.filter(created_at__lt=_day_start(until + timedelta(days=1)))
+    return rows
+
+
+def delivery_detail(*, merchant_id: Any, delivery_id: Any) -> dict[str, Any]:
+    if not isinstance(delivery_id, int) or not 0 < delivery_id < 2**63:
+        raise NotFound(f"No delivery {delivery_id} for this merchant.")
+    delivery = (
+        Delivery.objects.select_related("event", "endpoint")
+        .filter(merchant_id=merchant_id, channel="webhook", id=delivery_id)
+        .first()
+    )
+    if delivery is None:
+        raise NotFound(f"No delivery {delivery_id} for this merchant.")
+    return {
+        **delivery_row(delivery),
+        "payload": delivery.event.payload,
+        "attempts": [
+            {
+                "id": a.id,
+                "started_at": a.started_at.isoformat(),
+                "duration_ms": a.duration_ms,
+                "status_code": a.status_code,
+                "error": a.error_class,
+                "response_excerpt": a.response_excerpt,
+            }
+            for a in delivery.attempt_rows.order_by("id")[:100]
+        ],
+    }
+
+
+def delivery_row(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "message_id": delivery.event.message_id,
+        "event_type": delivery.event.event_type,
+        "endpoint_id": str(delivery.endpoint_id) if delivery.endpoint_id else None,
+        "endpoint_url": delivery.endpoint.url if delivery.endpoint else None,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "created_at": delivery.created_at.isoformat(),
+        "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
+    }

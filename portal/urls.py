@@ -35,6 +35,43 @@ api_urlpatterns = [
         apis.PortalPurchaseRefundApi.as_view(),
         name="portal-purchase-refund",
     ),
+    path("webhooks/endpoints", apis.PortalEndpointListApi.as_view(), name="portal-endpoints"),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>",
+        apis.PortalEndpointDetailApi.as_view(),
+        name="portal-endpoint",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/pause",
+        apis.PortalEndpointPauseApi.as_view(),
+        name="portal-endpoint-pause",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/resume",
+        apis.PortalEndpointResumeApi.as_view(),
+        name="portal-endpoint-resume",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/rotate-secret",
+        apis.PortalEndpointRotateApi.as_view(),
+        name="portal-endpoint-rotate",
+    ),
+    path("webhooks/deliveries", apis.PortalDeliveryListApi.as_view(), name="portal-deliveries"),
+    path(
+        "webhooks/deliveries/replay-failed",
+        apis.PortalDeliveryReplayFailedApi.as_view(),
+        name="portal-deliveries-replay",
+    ),
+    path(
+        "webhooks/deliveries/<int:delivery_id>",
+        apis.PortalDeliveryDetailApi.as_view(),
+        name="portal-delivery",
+    ),
+    path(
+        "webhooks/deliveries/<int:delivery_id>/replay",
+        apis.PortalDeliveryReplayApi.as_view(),
+        name="portal-delivery-replay",
+    ),
 ]
 
 page_urlpatterns = [

@@ -21,6 +21,14 @@ from portal.services.staff import (
     staff_user_create,
     staff_user_update,
 )
+from portal.services.webhooks import (
+    deliveries_replay,
+    endpoint_create,
+    endpoint_pause,
+    endpoint_resume,
+    endpoint_secret_rotate,
+    endpoint_update,
+)
 
 __all__ = [
     "ACCESS_TTL",
@@ -33,6 +41,12 @@ __all__ = [
     "TokenPair",
     "audit_record",
     "customer_points_adjust",
+    "deliveries_replay",
+    "endpoint_create",
+    "endpoint_pause",
+    "endpoint_resume",
+    "endpoint_secret_rotate",
+    "endpoint_update",
     "portal_login",
     "portal_logout",
     "portal_refresh",

@@ -64,7 +64,9 @@ def test_walk_through_the_portal(live_server, browser, setup, staff):
     browser.find_element(By.ID, "points").send_keys("25")
     browser.find_element(By.ID, "reason").send_keys("birthday gift")
     browser.find_element(By.CSS_SELECTOR, "#adjust button").click()
-    wait(browser).until(until.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "adjusted"))
+    wait(browser).until(
+        until.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "adjusted")
+    )
     assert browser.find_element(By.ID, "balance").text == "31"
     assert "birthday gift" in browser.find_element(By.ID, "ledger").text
 
