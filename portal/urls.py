@@ -83,4 +83,11 @@ page_urlpatterns = [
     path("customers/<uuid:customer_id>", views.customer_page, name="portal-customer-page"),
     path("purchases", views.purchases_page, name="portal-purchases-page"),
     path("purchases/<uuid:purchase_id>", views.purchase_page, name="portal-purchase-page"),
+    path("webhooks", views.webhooks_page, name="portal-webhooks-page"),
+    path("webhooks/deliveries", views.deliveries_page, name="portal-deliveries-page"),
+    path(
+        "webhooks/deliveries/<int:delivery_id>",
+        views.delivery_page,
+        name="portal-delivery-page",
+    ),
 ]

@@ -8,10 +8,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
+from standardwebhooks import Webhook
 
 from loyalty.services import purchase_commit
+from outbox.models import Delivery, DeliveryStatus
 from tests.factories import make_customer
-from tests.portal.conftest import PASSWORD
+from tests.portal.conftest import PASSWORD, deliver_due
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +30,10 @@ def sign_in(browser: WebDriver, base: str, email: str) -> None:
     wait(browser).until(until.text_to_be_present_in_element((By.ID, "who"), email))
 
 
-def test_walk_through_the_portal(live_server, browser, setup, staff):
+def test_walk_through_the_portal(live_server, browser, setup, staff, receiver):
+    receiver.respond = lambda req, n: (
+        (500, {}, b"down for a moment", 0) if n == 1 else (200, {}, b"ok", 0)
+    )
     customer = make_customer(setup.merchant, phone="+79160000001")
     purchase_commit(
         merchant=setup.merchant,
@@ -79,6 +84,44 @@ def test_walk_through_the_portal(live_server, browser, setup, staff):
     browser.find_element(By.CSS_SELECTOR, "#refund button").click()
     wait(browser).until(until.text_to_be_present_in_element((By.ID, "refunded"), "2000"))
     assert "2000" in browser.find_element(By.ID, "refunds").text
+
+    # Create a webhook endpoint; its secret is shown once.
+    browser.find_element(By.LINK_TEXT, "Webhooks").click()
+    browser.find_element(By.ID, "url").send_keys(receiver.url)
+    browser.find_element(By.CSS_SELECTOR, "input[value='purchase.refunded']").click()
+    browser.find_element(By.CSS_SELECTOR, "#endpoint-create button").click()
+    secret = wait(browser).until(lambda b: b.find_element(By.ID, "secret")).text
+    assert secret.startswith("whsec_")
+    assert receiver.url in browser.find_element(By.ID, "endpoints").text
+
+    # A refund's webhook fails once: the log shows the delivery and its attempt.
+    purchase_commit(
+        merchant=setup.merchant,
+        customer_id=customer.id,
+        amount_minor=10_00,
+        order_id="W-2",
+        outlet_id=setup.outlet.id,
+    )
+    from loyalty.services import refund_create
+
+    refund_create(merchant=setup.merchant, order_id="W-2")
+    assert deliver_due() == 1
+    browser.find_element(By.ID, "delivery-log-link").click()
+    row = browser.find_element(By.CSS_SELECTOR, "#deliveries tbody tr")
+    assert "purchase.refunded" in row.text and "500" in row.text
+    row.find_element(By.TAG_NAME, "a").click()
+    assert "down for a moment" in browser.find_element(By.ID, "attempts").text
+    assert '"order_id": "W-2"' in browser.find_element(By.ID, "payload").text
+
+    # It went dead; replay it from its page and it arrives, verifiable with the secret.
+    Delivery.objects.update(status=DeliveryStatus.DEAD)
+    browser.refresh()
+    browser.find_element(By.CSS_SELECTOR, "#replay button").click()
+    wait(browser).until(until.text_to_be_present_in_element((By.ID, "delivery-status"), "pending"))
+    assert deliver_due() == 1
+    assert Webhook(secret).verify(receiver.requests[-1].body, receiver.requests[-1].headers)
+    browser.refresh()
+    assert browser.find_element(By.ID, "delivery-status").text == "delivered"
 
     # Switch language to Russian and back.
     browser.find_element(By.LINK_TEXT, "Dashboard").click()

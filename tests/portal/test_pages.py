@@ -96,3 +96,40 @@ def test_language_follows_the_browser_and_the_switch(staff):
     client.post("/portal/language", {"language": "en", "next": "/portal/"})
     english = client.get("/portal/", HTTP_ACCEPT_LANGUAGE="ru-RU,ru;q=0.9")
     assert b"Dashboard" in english.content and "Панель".encode() not in english.content
+
+
+def test_viewers_see_pages_but_their_writes_are_refused(staff, setup):
+    from outbox.models import WebhookEndpoint
+    from tests.factories import make_customer
+
+    customer = make_customer(setup.merchant, points=10)
+    client = Client()
+    page_login(client, staff.viewer.email)
+    for path in (
+        "/portal/",
+        "/portal/customers",
+        f"/portal/customers/{customer.id}",
+        "/portal/purchases",
+        "/portal/webhooks",
+        "/portal/webhooks/deliveries",
+    ):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert b'id="adjust"' not in page.content and b'id="endpoint-create"' not in page.content
+    refused = client.post("/portal/webhooks", {"op": "create", "url": "https://example.com/h"})
+    assert refused.status_code == 403 and not WebhookEndpoint.objects.exists()
+    adjust = client.post(f"/portal/customers/{customer.id}", {"points": "5", "reason": "x"})
+    assert adjust.status_code == 403
+    customer.refresh_from_db()
+    assert customer.balance_points == 10
+
+
+def test_another_merchants_objects_are_404_pages(staff, other_staff):
+    from tests.factories import make_customer
+
+    theirs = make_customer(other_staff.merchant)
+    client = Client()
+    page_login(client, staff.owner.email)
+    assert client.get(f"/portal/customers/{theirs.id}").status_code == 404
+    assert client.get("/portal/webhooks/deliveries/99999999999999999999").status_code == 404
+    assert client.get("/portal/purchases?since=bad").status_code == 400
