@@ -3,6 +3,17 @@ from django.urls import path
 from portal import apis, views
 
 api_urlpatterns = [
+    path("api-keys", apis.PortalApiKeyListApi.as_view(), name="portal-api-keys"),
+    path(
+        "api-keys/<uuid:key_id>/rotate",
+        apis.PortalApiKeyRotateApi.as_view(),
+        name="portal-api-key-rotate",
+    ),
+    path(
+        "api-keys/<uuid:key_id>/revoke",
+        apis.PortalApiKeyRevokeApi.as_view(),
+        name="portal-api-key-revoke",
+    ),
     path("auth/login", apis.PortalLoginApi.as_view(), name="portal-login"),
     path("auth/refresh", apis.PortalRefreshApi.as_view(), name="portal-refresh"),
     path("auth/logout", apis.PortalLogoutApi.as_view(), name="portal-logout"),
@@ -84,6 +95,7 @@ page_urlpatterns = [
     path("purchases", views.purchases_page, name="portal-purchases-page"),
     path("purchases/<uuid:purchase_id>", views.purchase_page, name="portal-purchase-page"),
     path("webhooks", views.webhooks_page, name="portal-webhooks-page"),
+    path("api-keys", views.api_keys_page, name="portal-api-keys-page"),
     path("webhooks/deliveries", views.deliveries_page, name="portal-deliveries-page"),
     path(
         "webhooks/deliveries/<int:delivery_id>",

@@ -55,6 +55,7 @@ from portal.selectors import (
 )
 from portal.services import (
     ACCESS_TTL,
+    OWNERS,
     REFRESH_TTL,
     WRITERS,
     TokenPair,
@@ -70,6 +71,12 @@ from portal.services import (
     purchase_refund,
     staff_from_access,
     staff_role_require,
+)
+from portal.services.api_keys import (
+    api_key_list,
+    portal_api_key_create,
+    portal_api_key_revoke,
+    portal_api_key_rotate,
 )
 
 ACCESS_COOKIE = "portal_access"
@@ -612,4 +619,45 @@ def delivery_page(request: HttpRequest, delivery_id: int) -> HttpResponse:
             payload=json.dumps(detail["payload"], indent=2, ensure_ascii=False),
             nav="webhooks",
         ),
+    )
+
+
+@staff_page
+def api_keys_page(request: HttpRequest) -> HttpResponse:
+    user: StaffUser = request.staff  # type: ignore[attr-defined]
+    error = None
+    shown = None
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        try:
+            if op == "create":
+                shown = portal_api_key_create(
+                    by=user,
+                    name=request.POST.get("name", ""),
+                    scopes=request.POST.getlist("scopes"),
+                ).plaintext
+            elif op == "rotate":
+                shown = portal_api_key_rotate(
+                    by=user, key_id=request.POST.get("key_id"), overlap_hours=24
+                ).plaintext
+            elif op == "revoke":
+                portal_api_key_revoke(by=user, key_id=request.POST.get("key_id"))
+                messages.success(request, _("Key revoked."))
+                return HttpResponseRedirect(request.path)
+        except Forbidden:
+            raise
+        except (ApplicationError, ValueError) as exc:
+            error = _problem_text(exc) if isinstance(exc, ApplicationError) else str(exc)
+    return render(
+        request,
+        "portal/api_keys.html",
+        page_context(
+            request,
+            keys=api_key_list(merchant_id=user.merchant_id),
+            shown=shown,
+            error=error,
+            is_owner=user.role in OWNERS,
+            nav="api-keys",
+        ),
+        status=400 if error else 200,
     )

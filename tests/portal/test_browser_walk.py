@@ -123,6 +123,15 @@ def test_walk_through_the_portal(live_server, browser, setup, staff, receiver):
     browser.refresh()
     assert browser.find_element(By.ID, "delivery-status").text == "delivered"
 
+    # Create an API key (shown once) and revoke it.
+    browser.find_element(By.LINK_TEXT, "API keys").click()
+    browser.find_element(By.ID, "key-name").send_keys("till 1")
+    browser.find_element(By.CSS_SELECTOR, "#api-key-create button").click()
+    key = wait(browser).until(lambda b: b.find_element(By.ID, "new-key")).text
+    assert key.startswith("lk_") and "active" in browser.find_element(By.ID, "api-keys").text
+    browser.find_element(By.CSS_SELECTOR, "#api-keys button.revoke").click()
+    wait(browser).until(until.text_to_be_present_in_element((By.ID, "api-keys"), "revoked"))
+
     # Switch language to Russian and back.
     browser.find_element(By.LINK_TEXT, "Dashboard").click()
     browser.find_element(By.ID, "lang-ru").click()
