@@ -96,6 +96,7 @@ page_urlpatterns = [
     path("purchases/<uuid:purchase_id>", views.purchase_page, name="portal-purchase-page"),
     path("webhooks", views.webhooks_page, name="portal-webhooks-page"),
     path("api-keys", views.api_keys_page, name="portal-api-keys-page"),
+    path("staff", views.staff_page_view, name="portal-staff-page"),
     path("webhooks/deliveries", views.deliveries_page, name="portal-deliveries-page"),
     path(
         "webhooks/deliveries/<int:delivery_id>",

@@ -36,8 +36,9 @@ from outbox.models import DeliveryStatus
 from outbox.services import WEBHOOK_EVENT_TYPES
 from portal.authentication import client_address
 from portal.errors import AuthenticationFailed, Forbidden, LoginThrottled
-from portal.models import StaffUser
+from portal.models import StaffRole, StaffUser
 from portal.selectors import (
+    audit_list,
     customer_detail,
     customer_search,
     dashboard_figures,
@@ -51,6 +52,7 @@ from portal.selectors import (
     page_by_time,
     purchase_detail,
     purchase_search,
+    staff_list,
     time_cursor_parse,
 )
 from portal.services import (
@@ -70,7 +72,10 @@ from portal.services import (
     portal_refresh,
     purchase_refund,
     staff_from_access,
+    staff_password_change,
     staff_role_require,
+    staff_user_create,
+    staff_user_update,
 )
 from portal.services.api_keys import (
     api_key_list,
@@ -661,3 +666,68 @@ def api_keys_page(request: HttpRequest) -> HttpResponse:
         ),
         status=400 if error else 200,
     )
+
+
+@staff_page
+def staff_page_view(request: HttpRequest) -> HttpResponse:
+    user: StaffUser = request.staff  # type: ignore[attr-defined]
+    error = None
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        if op == "create":
+            error = _action(
+                request,
+                lambda: staff_user_create(
+                    merchant=user.merchant,
+                    by=user,
+                    email=request.POST.get("email", "")[:254],
+                    password=request.POST.get("password", "")[:200],
+                    role=request.POST.get("role", ""),
+                ),
+                _("Access given."),
+            )
+        elif op == "update":
+            active = request.POST.get("is_active")
+            error = _action(
+                request,
+                lambda: staff_user_update(
+                    by=user,
+                    staff_id=_uuid_or_404(request.POST.get("staff_id", "")),
+                    role=request.POST.get("role") or None,
+                    is_active=None if active is None else active == "1",
+                ),
+                _("Saved."),
+            )
+        elif op == "password":
+            error = _action(
+                request,
+                lambda: staff_password_change(
+                    user=user,
+                    current=request.POST.get("current_password", "")[:200],
+                    new=request.POST.get("new_password", "")[:200],
+                ),
+                _("Password changed."),
+            )
+        if error is None:
+            return HttpResponseRedirect(request.path)
+    return render(
+        request,
+        "portal/staff.html",
+        page_context(
+            request,
+            people=staff_list(merchant_id=user.merchant_id)[:500],
+            roles=StaffRole.choices,
+            is_owner=user.role in OWNERS,
+            error=error,
+            audit=audit_list(merchant_id=user.merchant_id).order_by("-id")[:50],
+            nav="staff",
+        ),
+        status=400 if error else 200,
+    )
+
+
+def _uuid_or_404(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(f"No member of staff {raw[:40]}.") from None

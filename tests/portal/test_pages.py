@@ -133,3 +133,20 @@ def test_another_merchants_objects_are_404_pages(staff, other_staff):
     assert client.get(f"/portal/customers/{theirs.id}").status_code == 404
     assert client.get("/portal/webhooks/deliveries/99999999999999999999").status_code == 404
     assert client.get("/portal/purchases?since=bad").status_code == 400
+
+
+def test_staff_page_adds_a_viewer_and_shows_the_audit_trail(staff):
+    from portal.models import StaffUser
+
+    client = Client()
+    page_login(client, staff.owner.email)
+    done = client.post(
+        "/portal/staff",
+        {"op": "create", "email": "new@cafe.test", "password": "long enough pw", "role": "viewer"},
+    )
+    assert done.status_code == 302
+    assert StaffUser.objects.get(email="new@cafe.test").role == "viewer"
+    bad = client.post("/portal/staff", {"op": "update", "staff_id": "junk", "is_active": "0"})
+    assert bad.status_code == 400
+    page = client.get("/portal/staff")
+    assert b"staff.create" in page.content and b"new@cafe.test" in page.content
