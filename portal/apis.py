@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -120,6 +120,13 @@ class PortalApi(APIView):
 
     authentication_classes = [PortalAccessAuthentication]
     permission_classes = [IsPortalStaff]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # An undeclared method is 405 before credentials are looked at (DRF checks them first).
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise exceptions.MethodNotAllowed(request.method or "")
+        super().initial(request, *args, **kwargs)
 
     @property
     def staff(self) -> StaffUser:
