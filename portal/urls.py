@@ -3,6 +3,7 @@ from django.urls import path
 from portal import apis, views
 
 api_urlpatterns = [
+    path("program", apis.PortalProgramApi.as_view(), name="portal-program"),
     path("api-keys", apis.PortalApiKeyListApi.as_view(), name="portal-api-keys"),
     path(
         "api-keys/<uuid:key_id>/rotate",
@@ -97,6 +98,7 @@ page_urlpatterns = [
     path("webhooks", views.webhooks_page, name="portal-webhooks-page"),
     path("api-keys", views.api_keys_page, name="portal-api-keys-page"),
     path("staff", views.staff_page_view, name="portal-staff-page"),
+    path("program", views.program_page, name="portal-program-page"),
     path("webhooks/deliveries", views.deliveries_page, name="portal-deliveries-page"),
     path(
         "webhooks/deliveries/<int:delivery_id>",

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ApplicationError, NotFound, ValidationFailed
+from loyalty.selectors import program_for
 from outbox.models import DeliveryStatus
 from outbox.services import WEBHOOK_EVENT_TYPES
 from portal.authentication import client_address
@@ -83,6 +84,8 @@ from portal.services.api_keys import (
     portal_api_key_revoke,
     portal_api_key_rotate,
 )
+from portal.services.program import LIMITS as PROGRAM_LIMITS
+from portal.services.program import program_settings, program_settings_update
 
 ACCESS_COOKIE = "portal_access"
 REFRESH_COOKIE = "portal_refresh"
@@ -731,3 +734,41 @@ def _uuid_or_404(raw: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError:
         raise NotFound(f"No member of staff {raw[:40]}.") from None
+
+
+@staff_page
+def program_page(request: HttpRequest) -> HttpResponse:
+    user: StaffUser = request.staff  # type: ignore[attr-defined]
+    error = None
+    if request.method == "POST":
+
+        def number(raw: str) -> Any:
+            raw = raw.strip()
+            return int(raw) if raw.isdigit() and len(raw) < 14 else raw
+
+        values = {field: number(request.POST.get(field, "")) for field in PROGRAM_LIMITS}
+        if values["expiry_days"] == "":
+            values["expiry_days"] = None
+        names = request.POST.getlist("tier_name")
+        spends = request.POST.getlist("tier_spend")
+        rates = request.POST.getlist("tier_earn_bps")
+        tiers = [
+            {"name": n.strip(), "min_lifetime_spend_minor": number(s), "earn_bps": number(r)}
+            for n, s, r in zip(names, spends, rates, strict=False)
+            if n.strip() or s.strip() or r.strip()
+        ]
+        error = _action(
+            request,
+            lambda: program_settings_update(by=user, values=values, tiers=tiers),
+            _("Settings saved."),
+        )
+        if error is None:
+            return HttpResponseRedirect(request.path)
+    settings_now = program_settings(program_for(user.merchant))
+    rows = settings_now["tiers"] + [{}] * 3
+    return render(
+        request,
+        "portal/program.html",
+        page_context(request, p=settings_now, tier_rows=rows, error=error, nav="program"),
+        status=400 if error else 200,
+    )
