@@ -132,6 +132,25 @@ def test_walk_through_the_portal(live_server, browser, setup, staff, receiver):
     browser.find_element(By.CSS_SELECTOR, "#api-keys button.revoke").click()
     wait(browser).until(until.text_to_be_present_in_element((By.ID, "api-keys"), "revoked"))
 
+    # Raise the earn rate in the program settings.
+    browser.find_element(By.LINK_TEXT, "Program").click()
+    rate = browser.find_element(By.ID, "earn_bps")
+    rate.clear()
+    rate.send_keys("700")
+    browser.find_element(By.CSS_SELECTOR, "#program button").click()
+    wait(browser).until(until.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "saved"))
+    assert browser.find_element(By.ID, "earn_bps").get_attribute("value") == "700"
+
+    # Give a colleague read-only access; the audit trail shows who did what.
+    browser.find_element(By.LINK_TEXT, "Staff").click()
+    browser.find_element(By.ID, "new-email").send_keys("cashier@cafe.test")
+    browser.find_element(By.ID, "new-password").send_keys("a long password")
+    browser.find_element(By.CSS_SELECTOR, "#new-role option[value=viewer]").click()
+    browser.find_element(By.CSS_SELECTOR, "#staff-create button").click()
+    wait(browser).until(until.text_to_be_present_in_element((By.ID, "staff"), "cashier@cafe.test"))
+    audit = browser.find_element(By.ID, "audit").text
+    assert "staff.create" in audit and "program.update" in audit and "points.adjust" in audit
+
     # Switch language to Russian and back.
     browser.find_element(By.LINK_TEXT, "Dashboard").click()
     browser.find_element(By.ID, "lang-ru").click()
