@@ -144,3 +144,22 @@ def idempotency_claim(
             lease_token=token, lease_expires_at=now + LEASE
         )
     return PortalKeyClaim(record.id, token, render, audit)
+
+
+#: How long a stored answer replays retries that carry the same key (as the integration API).
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+def portal_idempotency_purge(*, now: Any = None, batch: int = 5000) -> int:
+    """Forget keys older than 24 h in batches (a relay periodic job); returns rows deleted."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    deleted = 0
+    while True:
+        ids = list(
+            IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[
+                :batch
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += IdempotencyRecord.objects.filter(id__in=ids).delete()[0]

@@ -122,3 +122,20 @@ def test_refund_from_the_page_twice_refunds_once(staff, sales):
     assert Refund.objects.filter(purchase=purchase).count() == 1
     page = client.get(f"/portal/purchases/{purchase.id}")
     assert b"1500" in page.content
+
+
+def test_keys_older_than_a_day_are_purged_by_the_portal_job(sales, as_owner):
+    from portal.jobs import jobs
+    from portal.models import IdempotencyRecord
+
+    assert refund(as_owner, sales[0].id, "old-key", amount_minor=1_00).status_code == 201
+    assert refund(as_owner, sales[0].id, "new-key", amount_minor=1_00).status_code == 201
+    IdempotencyRecord.objects.filter(key="old-key").update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+    from core.jobs import periodic_jobs
+
+    assert "portal_idempotency_purge" in {j.name for j in periodic_jobs()}  # wired in settings
+    (job,) = [j for j in jobs() if j.name == "portal_idempotency_purge"]
+    assert job.run() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new-key"]
