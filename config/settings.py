@@ -272,6 +272,7 @@ PERIODIC_JOBS = [
     "loyalty.jobs.jobs",
     "integrations.jobs.jobs",
     "notifications.jobs.jobs",
+    "portal.jobs.jobs",  # portal: forget refund Idempotency-Keys after 24 h
 ]
 #: The outbox's transport per delivery channel (``outbox.transports.transport_for``): the import
 #: path of a class with ``send(delivery) -> Sent`` and ``target_gone(delivery, reason=...)``.

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
 from loyalty.models import Merchant
+from portal.models import StaffRole
 from portal.services import staff_user_create
 
 
@@ -22,6 +23,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--merchant", required=True, help="Merchant id (UUID).")
         parser.add_argument("--email", required=True)
+        parser.add_argument(
+            "--role",
+            choices=StaffRole.values,
+            default=StaffRole.OWNER,
+            help="owner (everything, also staff and API keys), manager (changes data) or "
+            "viewer (reads only); default owner.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         merchant = (
@@ -33,10 +41,12 @@ class Command(BaseCommand):
             raise CommandError(f"no merchant {options['merchant']}")
         password = os.environ.get("PORTAL_PASSWORD") or getpass.getpass("Password: ")
         try:
-            user = staff_user_create(merchant=merchant, email=options["email"], password=password)
+            user = staff_user_create(
+                merchant=merchant, email=options["email"], password=password, role=options["role"]
+            )
         except ApplicationError as exc:
             raise CommandError(exc.detail) from None
-        self.stdout.write(f"portal user {user.email} created for {merchant.name}")
+        self.stdout.write(f"portal user {user.email} ({user.role}) created for {merchant.name}")
 
 
 def _is_uuid(value: str) -> bool:

@@ -1,0 +1,176 @@
+"""Webhook endpoints as their merchant manages them: create (SSRF guard and event catalog in
+``outbox.services``), subscriptions and ordering, pause/resume with a reason, secret rotation,
+replay. Each through the outbox's own services, each audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import ValidationFailed
+from outbox.models import Delivery, DeliveryStatus, WebhookEndpoint
+from outbox.services import (
+    WEBHOOK_EVENT_TYPES,
+    outbox_pause,
+    outbox_replay,
+    outbox_resume,
+    webhook_endpoint_create,
+    webhook_endpoint_enable,
+    webhook_endpoint_rotate_secret,
+)
+from portal.models import StaffUser
+from portal.selectors import endpoint_get
+from portal.services.audit import audit_record
+from portal.services.staff import WRITERS, staff_role_require
+
+#: Most deliveries one "replay all failed" may re-queue (a window beyond it: narrow it).
+REPLAY_LIMIT = 10_000
+
+
+def _types_check(event_types: Iterable[str]) -> list[str]:
+    types = sorted(set(event_types))
+    unknown = sorted(set(types) - set(WEBHOOK_EVENT_TYPES))
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown event types: {', '.join(unknown)}.",
+            errors={"event_types": [f"Use some of: {', '.join(sorted(WEBHOOK_EVENT_TYPES))}."]},
+        )
+    return types
+
+
+def endpoint_create(
+    *, by: StaffUser, url: str, event_types: Iterable[str] = (), ordered: bool = True
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its signing secret (shown once)."""
+    staff_role_require(by, WRITERS)
+    with transaction.atomic():
+        endpoint, secret = webhook_endpoint_create(
+            merchant=by.merchant, url=url, event_types=_types_check(event_types), ordered=ordered
+        )
+        audit_record(
+            user=by,
+            action="webhook.create",
+            object_type="endpoint",
+            object_id=endpoint.id,
+            detail={"url": url, "event_types": endpoint.event_types, "ordered": ordered},
+        )
+    return endpoint, secret
+
+
+def endpoint_update(
+    *,
+    by: StaffUser,
+    endpoint_id: Any,
+    event_types: Iterable[str] | None = None,
+    ordered: bool | None = None,
+) -> WebhookEndpoint:
+    """Change an endpoint's subscriptions (empty: every event) or its ordering."""
+    staff_role_require(by, WRITERS)
+    with transaction.atomic():
+        endpoint = endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id)
+        changes: dict[str, Any] = {}
+        if event_types is not None:
+            changes["event_types"] = _types_check(event_types)
+        if ordered is not None:
+            changes["ordered"] = ordered
+        if changes:
+            WebhookEndpoint.objects.filter(id=endpoint.id).update(**changes)
+            audit_record(
+                user=by,
+                action="webhook.update",
+                object_type="endpoint",
+                object_id=endpoint.id,
+                detail=changes,
+            )
+        endpoint.refresh_from_db()
+    return endpoint
+
+
+def endpoint_pause(*, by: StaffUser, endpoint_id: Any, reason: str) -> None:
+    """Hold the endpoint's deliveries (they stay pending) with a reason."""
+    staff_role_require(by, WRITERS)
+    with transaction.atomic():
+        endpoint = endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id)
+        outbox_pause(reason=reason, actor=f"portal:{by.email}", endpoint_id=str(endpoint.id))
+        audit_record(
+            user=by,
+            action="webhook.pause",
+            object_type="endpoint",
+            object_id=endpoint.id,
+            detail={"reason": reason.strip()[:300]},
+        )
+
+
+def endpoint_resume(*, by: StaffUser, endpoint_id: Any) -> None:
+    """Let held deliveries flow again (oldest first); a disabled endpoint is re-enabled."""
+    staff_role_require(by, WRITERS)
+    with transaction.atomic():
+        endpoint = endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id)
+        outbox_resume(actor=f"portal:{by.email}", endpoint_id=str(endpoint.id))
+        if not endpoint.is_enabled:
+            webhook_endpoint_enable(endpoint=endpoint)
+        audit_record(
+            user=by, action="webhook.resume", object_type="endpoint", object_id=endpoint.id
+        )
+
+
+def endpoint_secret_rotate(*, by: StaffUser, endpoint_id: Any) -> str:
+    """A new signing secret, effective at once (shown once)."""
+    staff_role_require(by, WRITERS)
+    with transaction.atomic():
+        endpoint = endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id)
+        secret = webhook_endpoint_rotate_secret(endpoint=endpoint)
+        audit_record(
+            user=by, action="webhook.rotate_secret", object_type="endpoint", object_id=endpoint.id
+        )
+    return secret
+
+
+def deliveries_replay(
+    *,
+    by: StaffUser,
+    delivery_id: int | None = None,
+    endpoint_id: Any = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """Replay one delivery (any finished one), or every dead delivery in a time window (of one
+    endpoint if given); the webhook-id stays, the schedule starts again."""
+    staff_role_require(by, WRITERS)
+    rows = Delivery.objects.filter(merchant_id=by.merchant_id, channel="webhook")
+    if delivery_id is not None:
+        rows = rows.filter(id=delivery_id)
+        detail: dict[str, Any] = {"delivery_id": delivery_id}
+    else:
+        if since is None or until is None or since >= until:
+            raise ValidationFailed(
+                "Give a window: since before until.",
+                errors={"since": ["Required, before until."], "until": ["Required."]},
+            )
+        rows = rows.filter(status=DeliveryStatus.DEAD, created_at__gte=since, created_at__lt=until)
+        if endpoint_id:
+            rows = rows.filter(
+                endpoint=endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id)
+            )
+        detail = {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "endpoint_id": str(endpoint_id or ""),
+        }
+    ids = list(rows.order_by("id").values_list("id", flat=True)[: REPLAY_LIMIT + 1])
+    if len(ids) > REPLAY_LIMIT:
+        raise ValidationFailed(f"More than {REPLAY_LIMIT} deliveries; narrow the window.")
+    with transaction.atomic():
+        count = outbox_replay(deliveries=Delivery.objects.filter(id__in=ids))
+        audit_record(
+            user=by,
+            action="webhook.replay",
+            object_type="delivery",
+            object_id=delivery_id or "",
+            detail={**detail, "replayed": count, "at": timezone.now().isoformat()},
+        )
+    return count
