@@ -30,6 +30,12 @@ between only lets the lease run out: the next try finds the target retired (or g
 The endpoints' circuit (consecutive failures, cool-down, disabling after days of failures) is a
 policy of webhook endpoints kept in PostgreSQL, shared by every worker: :func:`_breaker_update`.
 Telegram deliveries have no endpoint, so no circuit.
+
+Successors are released at completion: the transaction that ends a try of an ordered delivery
+(delivered, dead, rescheduled) also issues ``NOTIFY outbox_due`` (:func:`outbox.wakeup.
+notify_on_commit`), so the relay claims the stream's next delivery as soon as this one commits,
+instead of at its next poll. The relay still decides what is claimable (one in flight per
+stream, commit order, pauses, circuits); the worker only says "look again".
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from core.request_context import reset_request_id, set_request_id
-from outbox import metrics, policy
+from outbox import metrics, policy, wakeup
 from outbox.models import Attempt, Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.selectors import pauses_active
 from outbox.transports import (
@@ -74,6 +80,9 @@ BREAKER_THRESHOLD = 10
 BREAKER_COOLDOWN = timedelta(seconds=60)
 #: An endpoint failing without a single success for this long is disabled.
 DISABLE_AFTER = timedelta(days=5)
+
+#: A retry due within this long wakes the relay on commit rather than waiting for its poll.
+SOON = timedelta(seconds=1)
 
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
@@ -219,6 +228,9 @@ def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str
             last_error=f"endpoint disabled: {reason}"[:500],
         )
         counts["dead"] += 1
+    if disabled:
+        # Each dead row releases its stream's next delivery (which dies the same way).
+        wakeup.notify_on_commit()
 
     futures = [send_pool(d.channel).submit(_send_one, d, transport_for(d.channel)) for d in to_send]
     results = [future.result() for future in futures]
@@ -309,6 +321,9 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
         if effect.retire_target:
             _target_retire(result)
 
+    # Wake the relay on commit when a stream's next delivery may now be claimable, or when a
+    # row comes due again before the relay's next poll would see it.
+    wake = any(r.delivery.ordered for r in results)
     with transaction.atomic():
         Attempt.objects.bulk_create(attempts)
         if delivered:
@@ -356,6 +371,8 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 updated_at=now,
             )
             counts["dead" if decision.dead else "retry"] += 1
+            if decision.next_attempt_at is not None and decision.next_attempt_at <= now + SOON:
+                wake = True
         for result in deferred:
             error = result.error
             assert error is not None
@@ -370,6 +387,8 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
             )
             counts["deferred"] += 1
         _breaker_update(endpoint_ok, endpoint_reset, endpoint_failures, now)
+        if wake and results:
+            wakeup.notify_on_commit()
 
 
 def _breaker_update(ok: set[Any], reset: set[Any], failures: dict[Any, int], now: datetime) -> None:

@@ -4,6 +4,12 @@ Claiming is ``SELECT ... FOR UPDATE SKIP LOCKED`` on the partial index of pendin
 a conditional update to ``leased`` in the same transaction, so any number of relays can run at
 once without claiming a row twice. Rows whose lease ran out (their worker died) go back to
 pending. The relay also hosts every app's periodic jobs (:mod:`core.jobs`).
+
+The relay never waits a poll for work that is ready: a commit that records deliveries, a worker
+that finishes a try of an ordered delivery (its successor is now claimable), a resume, a replay
+or a cancel all ``NOTIFY outbox_due`` on commit; and between wake-ups the loop sleeps only until
+the earliest pending retry comes due (:func:`~outbox.selectors.delivery_next_due_at`), at most a
+poll interval, which remains the fallback for a lost notification.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from django.utils import timezone
 from core.jobs import PeriodicJob
 from outbox.engine import BREAKER_COOLDOWN, BREAKER_THRESHOLD
 from outbox.models import Channel, Delivery, DeliveryStatus, WebhookEndpoint
-from outbox.selectors import pauses_active
+from outbox.selectors import delivery_next_due_at, pauses_active
 from outbox.wakeup import Listener
 
 logger = logging.getLogger(__name__)
@@ -33,6 +39,8 @@ logger = logging.getLogger(__name__)
 MESSAGE_CHUNK = 50
 #: Longest sleep between polls when nothing wakes the relay.
 POLL_INTERVAL_SECONDS = 1.0
+#: Shortest sleep before a retry that is about to come due (keeps the loop from spinning).
+MIN_SLEEP_SECONDS = 0.01
 
 _ACTIVE = [DeliveryStatus.PENDING, DeliveryStatus.LEASED]
 
@@ -161,11 +169,15 @@ class Relay:
         batch: int | None = None,
         lease_seconds: int | None = None,
         jobs: list[PeriodicJob] | None = None,
+        poll_seconds: float = POLL_INTERVAL_SECONDS,
     ) -> None:
         self.enqueue = enqueue
         self.batch = batch or settings.OUTBOX_RELAY_BATCH
         self.lease_seconds = lease_seconds or settings.OUTBOX_LEASE_SECONDS
         self.jobs = jobs or []
+        self.poll_seconds = poll_seconds
+        #: Times a NOTIFY (a commit, a finished delivery) woke the loop before its poll was due.
+        self.wakeups = 0
         self.listener = Listener()
         self.stop_event = threading.Event()
 
@@ -192,6 +204,14 @@ class Relay:
                 break
         return handed
 
+    def sleep_seconds(self) -> float:
+        """Until the next retry comes due, at most a poll interval (NOTIFY cuts it short)."""
+        now = timezone.now()
+        due_at = delivery_next_due_at(now=now)
+        if due_at is None:
+            return self.poll_seconds
+        return min(self.poll_seconds, max((due_at - now).total_seconds(), MIN_SLEEP_SECONDS))
+
     def run_jobs(self) -> None:
         now = time.monotonic()
         for job in self.jobs:
@@ -210,13 +230,15 @@ class Relay:
             try:
                 self.run_jobs()
                 self.run_once()
+                timeout = self.sleep_seconds()
             except Exception:
                 logger.exception("relay iteration failed; retrying")
                 close_old_connections()
                 self.stop_event.wait(1.0)
                 continue
             close_old_connections()
-            self.listener.wait(POLL_INTERVAL_SECONDS)
+            if self.listener.wait(timeout):
+                self.wakeups += 1
         self.listener.close()
 
     def stop(self) -> None:

@@ -265,6 +265,11 @@ def outbox_retry_now(*, deliveries: QuerySet[Delivery]) -> int:
 def outbox_cancel(*, deliveries: QuerySet[Delivery]) -> int:
     """Stop pending deliveries for good (they can still be replayed)."""
     now = timezone.now()
-    return deliveries.filter(status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.CANCELLED, updated_at=now
-    )
+    with transaction.atomic():
+        count = deliveries.filter(status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.CANCELLED, updated_at=now
+        )
+        if count:
+            # A cancelled delivery releases the next one of its stream at once.
+            wakeup.notify_on_commit()
+    return count
