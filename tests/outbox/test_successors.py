@@ -79,10 +79,12 @@ def test_ordered_stream_drains_without_waiting_for_a_poll(stack, receiver, relay
 
     total = PURCHASES + 1  # customer.created first
     wait_until(
-        lambda: Delivery.objects.filter(
-            status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.DEAD]
-        ).count()
-        == total,
+        lambda: (
+            Delivery.objects.filter(
+                status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.DEAD]
+            ).count()
+            == total
+        ),
         timeout=90,
     )
     assert receiver_before == 0
