@@ -181,8 +181,18 @@ def _send_one_traced(delivery: Delivery, transport: Transport) -> Result:
     )
 
 
-def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str, int]:
-    """Deliver the leased rows; returns counts by outcome."""
+#: An ordered webhook stream: (endpoint id, customer id).
+Stream = tuple[Any, Any]
+
+
+def deliveries_process(
+    *, delivery_ids: list[int], lease_token: str, released: set[Stream] | None = None
+) -> dict[str, int]:
+    """Deliver the leased rows; returns counts by outcome.
+
+    ``released`` collects the ordered webhook streams whose delivery ended here (delivered or
+    dead), whose next delivery may now go (:func:`outbox.relay.deliveries_deliver` hands it on).
+    """
     token = uuid.UUID(str(lease_token))
     rows = list(
         Delivery.objects.filter(
@@ -234,7 +244,7 @@ def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str
 
     futures = [send_pool(d.channel).submit(_send_one, d, transport_for(d.channel)) for d in to_send]
     results = [future.result() for future in futures]
-    _record(results, token=token, counts=counts)
+    _record(results, token=token, counts=counts, released=released)
     return dict(counts)
 
 
@@ -289,7 +299,19 @@ def _target_retire(result: Result) -> None:
         logger.exception("delivery target not retired", extra={"delivery_id": d.id})
 
 
-def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) -> None:
+def _stream_of(d: Delivery) -> Stream | None:
+    if d.channel != Channel.WEBHOOK or not d.ordered or d.customer_id is None:
+        return None
+    return (d.endpoint_id, d.customer_id)
+
+
+def _record(
+    results: list[Result],
+    *,
+    token: uuid.UUID,
+    counts: dict[str, int],
+    released: set[Stream] | None = None,
+) -> None:
     now = timezone.now()
     attempts: list[Attempt] = []
     delivered: list[Result] = []
@@ -342,6 +364,10 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 updated_at=now,
             )
             counts["delivered"] += n
+            if released is not None:
+                released.update(
+                    stream for r in delivered if (stream := _stream_of(r.delivery)) is not None
+                )
         for result, effect in failed:
             d, error = result.delivery, result.error
             assert error is not None
@@ -371,6 +397,8 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 updated_at=now,
             )
             counts["dead" if decision.dead else "retry"] += 1
+            if decision.dead and released is not None and (stream := _stream_of(d)) is not None:
+                released.add(stream)
             if decision.next_attempt_at is not None and decision.next_attempt_at <= now + SOON:
                 wake = True
         for result in deferred:

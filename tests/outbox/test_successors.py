@@ -2,8 +2,8 @@
 delivery per relay poll.
 
 The relay runs in this process with a poll interval of five minutes, so the only things that can
-make it claim a stream's next delivery are the NOTIFY a worker issues when it finishes a try and
-the relay's sleep until the next retry comes due. Were successors still waiting for a poll, the
+move a stream on are the worker handing the successor on itself, the NOTIFY it issues when a try
+ends and the relay's sleep until the next retry comes due. Were successors still waiting for a poll, the
 stream below would need more than an hour; it must drain within the test's (generous) bound.
 A real Dramatiq worker delivers to a real receiver on loopback.
 """
@@ -14,16 +14,17 @@ import threading
 
 import pytest
 from django.db import connection, connections
+from django.db.models import Q
+from django.utils import timezone
 
-from loyalty.services import purchase_commit
+from loyalty.services import points_adjust, purchase_commit
 from outbox.actors import enqueue
-from outbox.models import Delivery, DeliveryStatus
-from outbox.relay import Relay
-from outbox.services import webhook_endpoint_create
+from outbox.engine import BREAKER_THRESHOLD
+from outbox.models import Delivery, DeliveryStatus, WebhookEndpoint
+from outbox.relay import Relay, deliveries_claim
+from outbox.services import outbox_pause, outbox_resume, webhook_endpoint_create
 from tests.factories import make_customer, make_merchant
 from tests.fixtures.processes import wait_until
-
-pytestmark = pytest.mark.slow
 
 #: Longer than the whole test may take: a claim that waited for the poll would time it out.
 LONG_POLL_SECONDS = 300.0
@@ -48,6 +49,7 @@ def relay_in_thread(transactional_db):
     thread.join(timeout=10)
 
 
+@pytest.mark.slow
 def test_ordered_stream_drains_without_waiting_for_a_poll(stack, receiver, relay_in_thread):
     relay, thread = relay_in_thread
     setup = make_merchant("Stream")
@@ -94,5 +96,33 @@ def test_ordered_stream_drains_without_waiting_for_a_poll(stack, receiver, relay
     assert orders == expected
     assert Delivery.objects.filter(status=DeliveryStatus.DEAD).count() == 1
     assert not Delivery.objects.filter(status=DeliveryStatus.LEASED).exists()
-    # Every successor was claimed after a wake-up, never after a poll (none was due).
-    assert relay.wakeups >= PURCHASES - 1
+
+
+def test_handing_on_claims_only_the_next_due_unpaused_delivery_of_the_stream(transactional_db):
+    setup = make_merchant("Hand on")
+    endpoint, _ = webhook_endpoint_create(merchant=setup.merchant, url="http://127.0.0.1:9/h")
+    ann, bob = make_customer(setup.merchant), make_customer(setup.merchant)
+    for person in (ann, ann, bob):
+        points_adjust(merchant=setup.merchant, customer_id=person.id, points=1, reason="x")
+    ann_rows = list(
+        Delivery.objects.filter(customer_id=ann.id).order_by("id").values_list("id", flat=True)
+    )
+    streams = Q(endpoint_id=endpoint.id, customer_id=ann.id)
+    # Ann's first is open (pending), so only it may go: one in flight per stream, commit order,
+    # and nothing of Bob's stream although it is due.
+    claim = deliveries_claim(batch=10, lease_seconds=30, only=streams)
+    assert claim is not None and claim.ids == [ann_rows[0]]
+    assert deliveries_claim(batch=10, lease_seconds=30, only=streams) is None  # leased: wait
+    Delivery.objects.filter(id=ann_rows[0]).update(status=DeliveryStatus.DELIVERED)
+    outbox_pause(reason="receiver maintenance", actor="test", endpoint_id=str(endpoint.id))
+    assert deliveries_claim(batch=10, lease_seconds=30, only=streams) is None  # paused: wait
+    outbox_resume(actor="test", endpoint_id=str(endpoint.id))
+    WebhookEndpoint.objects.filter(id=endpoint.id).update(
+        consecutive_failures=BREAKER_THRESHOLD, circuit_open_until=timezone.now()
+    )
+    assert deliveries_claim(batch=10, lease_seconds=30, only=streams) is None  # circuit: relay
+    WebhookEndpoint.objects.filter(id=endpoint.id).update(
+        consecutive_failures=0, circuit_open_until=None
+    )
+    claim = deliveries_claim(batch=10, lease_seconds=30, only=streams)
+    assert claim is not None and claim.ids == [ann_rows[1]]
