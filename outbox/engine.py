@@ -345,7 +345,11 @@ def _record(
 
     # Wake the relay on commit when a stream's next delivery may now be claimable, or when a
     # row comes due again before the relay's next poll would see it.
-    wake = any(r.delivery.ordered for r in results)
+    # A webhook stream the caller hands on itself (``released`` given) needs no wake-up: the
+    # relay would only race the worker for the successor and send it the slow way round.
+    wake = any(
+        r.delivery.ordered and (released is None or _stream_of(r.delivery) is None) for r in results
+    )
     with transaction.atomic():
         Attempt.objects.bulk_create(attempts)
         if delivered:

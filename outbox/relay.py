@@ -28,6 +28,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from core.jobs import PeriodicJob
+from outbox import wakeup
 from outbox.engine import BREAKER_COOLDOWN, BREAKER_THRESHOLD, Stream, deliveries_process
 from outbox.models import Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.selectors import delivery_next_due_at, pauses_active
@@ -180,6 +181,9 @@ def deliveries_deliver(
         for key, value in more.items():
             counts[key] = counts.get(key, 0) + value
         counts["handed_on"] = counts.get("handed_on", 0) + len(claim.ids)
+    if released:
+        # Out of budget, or the successor is not claimable yet: over to the relay.
+        wakeup.notify_on_commit()
     return counts
 
 
