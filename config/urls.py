@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -59,7 +60,9 @@ urlpatterns += [
     path("", landing, name="landing"),
     # Last: an unknown API path is a problem+json 404 even with DEBUG=1, whose own 404 page is
     # HTML listing every URL of the project.
-    re_path(r"^api/", api_not_found, name="api-not-found"),
+    # csrf_exempt: a POST to an unknown API path is a 404 too, not CSRF's HTML 403 (API clients
+    # send no CSRF cookie; nothing is written here).
+    re_path(r"^api/", csrf_exempt(api_not_found), name="api-not-found"),
 ]
 # --- end of hardening block -----------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from notifications.services import (
     telegram_update_claim,
     telegram_update_fail,
     telegram_update_finish,
+    telegram_update_release,
 )
 from notifications.transport import bot_message_send, telegram_chat_gone
 from outbox import metrics as outbox_metrics
@@ -43,10 +44,16 @@ class LostClaim(Exception):
 
 
 def telegram_update_process(*, update_id: int) -> bool:
-    """Process one update if it is still due; returns True when this call processed it."""
+    """Process one update if it is still due; returns True when this call processed it.
+
+    An update whose chat has an earlier one still open is left alone (the claim refuses it):
+    once that earlier one's replies are out, the chat's next update is handed on
+    (:func:`notifications.actors.process_telegram_update`), so one chat's updates are handled
+    and answered in ``update_id`` order while other chats go in parallel.
+    """
     update = telegram_update_claim(update_id=update_id)
     if update is None:
-        return False  # processed already, or another worker holds it
+        return False  # processed already, another worker holds it, or an earlier one is open
     if not settings.TELEGRAM_NOTIFY_BOT_TOKEN:
         # Handling without being able to answer would link cards silently: wait for the token.
         metrics.BOT_ERRORS.labels("not_configured").inc()
@@ -55,7 +62,7 @@ def telegram_update_process(*, update_id: int) -> bool:
     try:
         with transaction.atomic():
             replies = update_handle(update.payload)
-            if not telegram_update_finish(update=update):
+            if not telegram_update_finish(update=update, replying=True):
                 raise LostClaim(f"update {update_id}")
     except LostClaim:
         logger.warning("telegram update claim lost; not replying", extra={"update_id": update_id})
@@ -68,8 +75,12 @@ def telegram_update_process(*, update_id: int) -> bool:
     metrics.WEBHOOK_PROCESSING_LAG.observe(
         max((timezone.now() - update.received_at).total_seconds(), 0.0)
     )
-    for reply in replies:
-        reply_send(reply)
+    try:
+        for reply in replies:
+            reply_send(reply)
+    finally:
+        # The chat's next update may go now: its replies will follow these.
+        telegram_update_release(update=update)
     return True
 
 

@@ -57,3 +57,18 @@ def telegram_updates_due(*, now: datetime | None = None, limit: int = 500) -> li
 def telegram_inbound_depth() -> int:
     """Updates received and not processed yet (an index-only count on a partial index)."""
     return TelegramUpdate.objects.filter(processed_at=None).count()
+
+
+def telegram_update_next_of_chat(*, update_id: int) -> int | None:
+    """The next unprocessed update of ``update_id``'s chat (handed on in ``update_id`` order)."""
+    chat_id = (
+        TelegramUpdate.objects.filter(update_id=update_id).values_list("chat_id", flat=True).first()
+    )
+    if chat_id is None:
+        return None
+    return (
+        TelegramUpdate.objects.filter(chat_id=chat_id, processed_at=None, update_id__gt=update_id)
+        .order_by("update_id")
+        .values_list("update_id", flat=True)
+        .first()
+    )

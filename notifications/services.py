@@ -6,6 +6,15 @@ An update is claimed by a conditional update (STYLE 7) that takes it only while 
 and nobody holds it, so duplicate wake-ups, a redelivered message or the relay's sweep never run
 an update twice at the same time; it is marked processed in the same transaction as the domain
 writes its handling made, so the effect of an update is applied exactly once.
+
+One chat's updates are processed strictly in ``update_id`` order, while different chats go in
+parallel: the claim takes an update only when no earlier update of its chat is still unprocessed
+or still being answered (processed, its replies not sent yet: the claim is held until
+:func:`telegram_update_release`). That condition is part of the claim's conditional update, so
+of two workers racing over a chat's updates exactly one proceeds, and the one finishing an
+update hands the chat's next one on (:func:`notifications.actors.process_telegram_update`). A
+``/start`` and the contact shared right after it are therefore handled in that order, and their
+replies are sent in that order.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from loyalty.models import Merchant
@@ -35,9 +44,15 @@ def telegram_update_claim(*, update_id: int, now: datetime | None = None) -> Tel
     """Take an unprocessed update nobody holds; None when it is done or held by someone else."""
     now = now or timezone.now()
     token = uuid.uuid4()
+    # An earlier update of the same chat that is unprocessed, or processed but still held while
+    # its replies go out, makes this one wait; its worker hands this one on when done.
+    earlier_open = TelegramUpdate.objects.filter(
+        chat_id=OuterRef("chat_id"), update_id__lt=OuterRef("update_id")
+    ).filter(Q(processed_at=None) | Q(claimed_until__gt=now))
     taken = (
         TelegramUpdate.objects.filter(update_id=update_id, processed_at=None)
         .filter(Q(claimed_until=None) | Q(claimed_until__lt=now))
+        .filter(Q(chat_id=None) | ~Exists(earlier_open))
         .update(
             claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
             claim_token=token,
@@ -49,15 +64,28 @@ def telegram_update_claim(*, update_id: int, now: datetime | None = None) -> Tel
     return TelegramUpdate.objects.get(update_id=update_id, claim_token=token)
 
 
-def telegram_update_finish(*, update: TelegramUpdate, error: str = "") -> bool:
+def telegram_update_finish(
+    *, update: TelegramUpdate, error: str = "", replying: bool = False
+) -> bool:
     """Mark a claimed update processed; False when the claim was lost meanwhile.
 
-    Call inside the transaction of the update's domain writes, and roll back on False.
+    Call inside the transaction of the update's domain writes, and roll back on False. With
+    ``replying`` the claim stays held (the chat's next update waits) until
+    :func:`telegram_update_release` after the replies are sent, or until the claim runs out if
+    the worker dies meanwhile.
     """
+    held: dict[str, object] = {} if replying else {"claimed_until": None, "claim_token": None}
     done = TelegramUpdate.objects.filter(
         id=update.id, claim_token=update.claim_token, processed_at=None
-    ).update(processed_at=timezone.now(), claimed_until=None, claim_token=None, error=error[:300])
+    ).update(processed_at=timezone.now(), error=error[:300], **held)
     return bool(done)
+
+
+def telegram_update_release(*, update: TelegramUpdate) -> None:
+    """Let the chat's next update go: this one's replies are sent (or given up)."""
+    TelegramUpdate.objects.filter(id=update.id, claim_token=update.claim_token).update(
+        claimed_until=None, claim_token=None
+    )
 
 
 def telegram_update_fail(*, update: TelegramUpdate, error: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from outbox.engine import deliveries_process
+from outbox.relay import deliveries_deliver
 
 #: A batch that is still running after this long is abandoned; its lease will expire.
 DELIVER_TIME_LIMIT_MS = 120_000
@@ -12,8 +12,9 @@ DELIVER_TIME_LIMIT_MS = 120_000
 
 @dramatiq.actor(queue_name="outbound", max_retries=0, time_limit=DELIVER_TIME_LIMIT_MS)
 def deliver_batch(delivery_ids: list[int], lease_token: str) -> None:
-    """Deliver leased rows. Retries live in PostgreSQL, so the broker never retries this."""
-    deliveries_process(delivery_ids=delivery_ids, lease_token=lease_token)
+    """Deliver leased rows and hand their streams' successors on (:func:`deliveries_deliver`).
+    Retries live in PostgreSQL, so the broker never retries this."""
+    deliveries_deliver(delivery_ids=delivery_ids, lease_token=lease_token)
 
 
 def enqueue(delivery_ids: list[int], lease_token: str) -> None:

@@ -30,6 +30,12 @@ between only lets the lease run out: the next try finds the target retired (or g
 The endpoints' circuit (consecutive failures, cool-down, disabling after days of failures) is a
 policy of webhook endpoints kept in PostgreSQL, shared by every worker: :func:`_breaker_update`.
 Telegram deliveries have no endpoint, so no circuit.
+
+Successors are released at completion: the transaction that ends a try of an ordered delivery
+(delivered, dead, rescheduled) also issues ``NOTIFY outbox_due`` (:func:`outbox.wakeup.
+notify_on_commit`), so the relay claims the stream's next delivery as soon as this one commits,
+instead of at its next poll. The relay still decides what is claimable (one in flight per
+stream, commit order, pauses, circuits); the worker only says "look again".
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from core.request_context import reset_request_id, set_request_id
-from outbox import metrics, policy
+from outbox import metrics, policy, wakeup
 from outbox.models import Attempt, Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.selectors import pauses_active
 from outbox.transports import (
@@ -74,6 +80,9 @@ BREAKER_THRESHOLD = 10
 BREAKER_COOLDOWN = timedelta(seconds=60)
 #: An endpoint failing without a single success for this long is disabled.
 DISABLE_AFTER = timedelta(days=5)
+
+#: A retry due within this long wakes the relay on commit rather than waiting for its poll.
+SOON = timedelta(seconds=1)
 
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
@@ -172,8 +181,18 @@ def _send_one_traced(delivery: Delivery, transport: Transport) -> Result:
     )
 
 
-def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str, int]:
-    """Deliver the leased rows; returns counts by outcome."""
+#: An ordered webhook stream: (endpoint id, customer id).
+Stream = tuple[Any, Any]
+
+
+def deliveries_process(
+    *, delivery_ids: list[int], lease_token: str, released: set[Stream] | None = None
+) -> dict[str, int]:
+    """Deliver the leased rows; returns counts by outcome.
+
+    ``released`` collects the ordered webhook streams whose delivery ended here (delivered or
+    dead), whose next delivery may now go (:func:`outbox.relay.deliveries_deliver` hands it on).
+    """
     token = uuid.UUID(str(lease_token))
     rows = list(
         Delivery.objects.filter(
@@ -219,10 +238,13 @@ def deliveries_process(*, delivery_ids: list[int], lease_token: str) -> dict[str
             last_error=f"endpoint disabled: {reason}"[:500],
         )
         counts["dead"] += 1
+    if disabled:
+        # Each dead row releases its stream's next delivery (which dies the same way).
+        wakeup.notify_on_commit()
 
     futures = [send_pool(d.channel).submit(_send_one, d, transport_for(d.channel)) for d in to_send]
     results = [future.result() for future in futures]
-    _record(results, token=token, counts=counts)
+    _record(results, token=token, counts=counts, released=released)
     return dict(counts)
 
 
@@ -299,7 +321,19 @@ def _failure_log(result: Result) -> None:
     )
 
 
-def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) -> None:
+def _stream_of(d: Delivery) -> Stream | None:
+    if d.channel != Channel.WEBHOOK or not d.ordered or d.customer_id is None:
+        return None
+    return (d.endpoint_id, d.customer_id)
+
+
+def _record(
+    results: list[Result],
+    *,
+    token: uuid.UUID,
+    counts: dict[str, int],
+    released: set[Stream] | None = None,
+) -> None:
     now = timezone.now()
     attempts: list[Attempt] = []
     delivered: list[Result] = []
@@ -332,6 +366,13 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
         if effect.retire_target:
             _target_retire(result)
 
+    # Wake the relay on commit when a stream's next delivery may now be claimable, or when a
+    # row comes due again before the relay's next poll would see it.
+    # A webhook stream the caller hands on itself (``released`` given) needs no wake-up: the
+    # relay would only race the worker for the successor and send it the slow way round.
+    wake = any(
+        r.delivery.ordered and (released is None or _stream_of(r.delivery) is None) for r in results
+    )
     with transaction.atomic():
         Attempt.objects.bulk_create(attempts)
         if delivered:
@@ -350,6 +391,10 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 updated_at=now,
             )
             counts["delivered"] += n
+            if released is not None:
+                released.update(
+                    stream for r in delivered if (stream := _stream_of(r.delivery)) is not None
+                )
         for result, effect in failed:
             d, error = result.delivery, result.error
             assert error is not None
@@ -379,6 +424,10 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
                 updated_at=now,
             )
             counts["dead" if decision.dead else "retry"] += 1
+            if decision.dead and released is not None and (stream := _stream_of(d)) is not None:
+                released.add(stream)
+            if decision.next_attempt_at is not None and decision.next_attempt_at <= now + SOON:
+                wake = True
         for result in deferred:
             error = result.error
             assert error is not None
@@ -393,6 +442,8 @@ def _record(results: list[Result], *, token: uuid.UUID, counts: dict[str, int]) 
             )
             counts["deferred"] += 1
         _breaker_update(endpoint_ok, endpoint_reset, endpoint_failures, now)
+        if wake and results:
+            wakeup.notify_on_commit()
 
 
 def _breaker_update(ok: set[Any], reset: set[Any], failures: dict[Any, int], now: datetime) -> None:

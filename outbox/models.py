@@ -93,6 +93,10 @@ class Delivery(models.Model):
     #: Ordering key: events of one customer to one target go out in commit order.
     customer_id = models.UUIDField(null=True, blank=True)
     ordered = models.BooleanField(default=True)
+    #: Position in its ordered webhook stream (endpoint + customer), from 1, contiguous; sent as
+    #: the body's top-level ``sequence``. Empty for unordered endpoints, events without a
+    #: customer and Telegram deliveries. Set once at recording, so retries and replays keep it.
+    sequence = models.PositiveBigIntegerField(null=True, blank=True)
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -138,6 +142,31 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} delivery {self.id} ({self.status})"
+
+
+class StreamSequence(models.Model):
+    """The last ``sequence`` given in one ordered webhook stream (one endpoint, one customer).
+
+    A counter of its own rather than a max over deliveries: retention deletes delivered rows,
+    and the numbering must go on from where it was. Incremented by an upsert in the recording
+    transaction (:func:`outbox.services.outbox_event_record`), whose row lock serialises
+    concurrent commits of one stream until they commit or roll back, so numbers are never
+    skipped or given twice.
+    """
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
+    customer_id = models.UUIDField()
+    last_sequence = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "customer_id"], name="stream_sequence_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"stream {self.endpoint_id}/{self.customer_id} at {self.last_sequence}"
 
 
 class Attempt(models.Model):

@@ -50,6 +50,19 @@ def pauses_active() -> ActivePauses:
     )
 
 
+def delivery_next_due_at(*, now: datetime) -> datetime | None:
+    """When the earliest pending delivery that is not due yet comes due (a retry, a
+    ``Retry-After``): the relay sleeps until then rather than a whole poll. Rows already due but
+    waiting (an earlier delivery of their stream is open, a pause, a circuit) are not counted:
+    their release wakes the relay by NOTIFY. One step on the partial index of pending rows."""
+    return (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__gt=now)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+
+
 def deliveries_filter(
     *,
     status: str | None = None,

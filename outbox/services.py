@@ -28,6 +28,7 @@ from outbox.models import (
     OutboxEvent,
     OutboxPause,
     PauseScope,
+    StreamSequence,
     WebhookEndpoint,
 )
 from outbox.ssrf import target_check
@@ -77,6 +78,18 @@ def outbox_event_record(
         payload={"type": event_type, "timestamp": now.isoformat(), "data": dict(data)},
         request_id=current_request_id() or "",
     )
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(merchant=merchant, is_enabled=True)
+        if event_type in WEBHOOK_EVENT_TYPES and endpoint.subscribes_to(event_type)
+    ]
+    sequences = (
+        _stream_sequences_next(
+            endpoint_ids=[e.id for e in endpoints if e.ordered], customer_id=customer.id
+        )
+        if customer is not None
+        else {}
+    )
     deliveries = [
         Delivery(
             event=event,
@@ -85,10 +98,10 @@ def outbox_event_record(
             endpoint=endpoint,
             customer_id=event.customer_id,
             ordered=endpoint.ordered,
+            sequence=sequences.get(endpoint.id),
             next_attempt_at=now,
         )
-        for endpoint in WebhookEndpoint.objects.filter(merchant=merchant, is_enabled=True)
-        if event_type in WEBHOOK_EVENT_TYPES and endpoint.subscribes_to(event_type)
+        for endpoint in endpoints
     ]
     if (
         customer is not None
@@ -111,6 +124,38 @@ def outbox_event_record(
         Delivery.objects.bulk_create(deliveries)
         wakeup.notify_on_commit()
     return event
+
+
+def _stream_sequences_next(*, endpoint_ids: list[Any], customer_id: Any) -> dict[Any, int]:
+    """Take the next ``sequence`` of each ordered stream (endpoint + customer) of one event.
+
+    One upsert for all the event's streams; its row locks hold a concurrent commit of the same
+    stream until this transaction ends (a rollback gives the number back), and the rows are
+    locked in endpoint order, so two events of one customer cannot deadlock over them.
+    """
+    if not endpoint_ids:
+        return {}
+    ordered_ids = sorted(endpoint_ids, key=str)
+    endpoint_field = WebhookEndpoint._meta.pk
+    customer_field = StreamSequence._meta.get_field("customer_id")
+    assert endpoint_field is not None
+    table = StreamSequence._meta.db_table
+    params: list[Any] = []
+    for endpoint_id in ordered_ids:
+        params.append(endpoint_field.get_db_prep_value(endpoint_id, connection))
+        params.append(customer_field.get_db_prep_value(customer_id, connection))
+    values = ", ".join(["(%s, %s, 1)"] * len(ordered_ids))
+    # Only the model's table name and placeholders are formatted in; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} (endpoint_id, customer_id, last_sequence) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT (endpoint_id, customer_id) "
+        f"DO UPDATE SET last_sequence = {table}.last_sequence + 1 "
+        f"RETURNING endpoint_id, last_sequence"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {uuid.UUID(str(endpoint_id)): int(last) for endpoint_id, last in rows}
 
 
 def webhook_endpoint_create(
@@ -265,6 +310,11 @@ def outbox_retry_now(*, deliveries: QuerySet[Delivery]) -> int:
 def outbox_cancel(*, deliveries: QuerySet[Delivery]) -> int:
     """Stop pending deliveries for good (they can still be replayed)."""
     now = timezone.now()
-    return deliveries.filter(status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.CANCELLED, updated_at=now
-    )
+    with transaction.atomic():
+        count = deliveries.filter(status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.CANCELLED, updated_at=now
+        )
+        if count:
+            # A cancelled delivery releases the next one of its stream at once.
+            wakeup.notify_on_commit()
+    return count

@@ -134,11 +134,15 @@ class WebhookTransport:
         if endpoint is None:  # the engine sends only to existing, enabled endpoints
             raise PermanentError("NoEndpoint", excerpt="delivery has no endpoint")
         event = delivery.event
+        payload = event.payload
+        if delivery.sequence is not None:
+            # The stream position (CONTRACT "Merchant webhooks"), signed with the rest.
+            payload = {**payload, "sequence": delivery.sequence}
         return webhook_send(
             url=endpoint.url,
             secret=secret_decrypt(endpoint.secret_encrypted),
             message_id=event.message_id,
-            payload=event.payload,
+            payload=payload,
             request_id=event.request_id,
         )
 

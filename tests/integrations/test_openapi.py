@@ -61,7 +61,11 @@ def live_objects(setup):
 
 def test_schema_documents_auth_errors_and_idempotency(client):
     served = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
-    assert set(served["components"]["securitySchemes"]) == {"BearerApiKey", "HeaderApiKey"}
+    assert set(served["components"]["securitySchemes"]) == {
+        "BearerApiKey",
+        "HeaderApiKey",
+        "PortalAccessToken",
+    }
     commit = served["paths"]["/api/integrations/v1/purchases"]["post"]
     header = next(p for p in commit["parameters"] if p["name"] == "Idempotency-Key")
     assert header["in"] == "header" and header["required"] is True

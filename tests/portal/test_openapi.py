@@ -1,7 +1,5 @@
-"""Every portal endpoint is in the served OpenAPI schema, tagged portal.
-
-No security scheme of its own yet: tests/integrations/test_openapi.py pins the schemes to the
-integration API's two (the lead's call to widen; see the README's portal section)."""
+"""Every portal endpoint is in the served OpenAPI schema, tagged portal, signed-in ones with the
+portal's own security scheme (the access token)."""
 
 from __future__ import annotations
 
@@ -26,6 +24,7 @@ def test_every_portal_endpoint_is_documented(client):
             assert operation["tags"] == ["portal"], (path, method)
             if path in PUBLIC:
                 continue
-            # Signed-in operations document their 401 (the Bearer access token).
+            # Signed-in operations document their 401 and name the access-token scheme.
             assert "401" in operation["responses"], (path, method)
+            assert operation.get("security") == [{"PortalAccessToken": []}], (path, method)
     assert get_resolver()  # the URLconf loads

@@ -30,3 +30,15 @@ def test_root_is_a_landing_page(client, settings, db, debug):
     page = response.content.decode()
     for link in ('href="/portal/"', 'href="/api/docs/"', 'href="/admin/"'):
         assert link in page
+
+
+def test_a_post_to_an_unknown_api_path_is_a_404_not_a_csrf_page(db):
+    from django.test import Client
+
+    # API clients send no CSRF cookie: the answer must still be the API's 404 problem, not
+    # Django's HTML 403 (schemathesis found it with a malformed id in a portal path).
+    response = Client(enforce_csrf_checks=True).post(
+        "/api/portal/v1/api-keys/null,null/revoke", data="{}", content_type="application/json"
+    )
+    assert response.status_code == 404
+    assert response["Content-Type"] == CONTENT_TYPE
