@@ -261,26 +261,6 @@ def test_real_runs_report_per_step_figures_and_follow_the_thresholds(live_api, t
     figures(tight, "lookup")
     assert tight.line("calculate") == ""
 
-    # One connection cannot carry 1000 requests a second through Django: the achieved rate falls
-    # short of the offered one and LOAD_MIN_RATE_RATIO=1 fails the step.
-    slow = load(
-        "nowhere",
-        "1000",
-        "1",
-        env={
-            **base,
-            **LOOSE,
-            "LOAD_CUSTOMER_ID": str(customer.id),
-            "LOAD_CONNECTIONS": "1",
-            "LOAD_THREADS": "1",
-            "LOAD_MIN_RATE_RATIO": "1",
-        },
-        cwd=tmp_path,
-    )
-    assert slow.returncode == 1, slow.output
-    assert "missed LOAD_MIN_RATE_RATIO 1 (got 0." in slow.line("lookup")
-    assert figures(slow, "lookup")["rate"] < 1000
-
     # Non-2xx answers are errors: purchases at a place of sale of another merchant are refused
     # (calculate does not check places), and none of them is written.
     other = make_merchant("Other")
@@ -307,3 +287,25 @@ def test_real_runs_report_per_step_figures_and_follow_the_thresholds(live_api, t
     assert "first error HTTP 4" in line
     assert "missed LOAD_MAX_ERROR_RATE 0 (got 1.0000)" in line
     assert bought.count() == before
+
+    # One connection cannot carry 1000 requests a second through Django: the achieved rate falls
+    # short of the offered one and LOAD_MIN_RATE_RATIO=1 fails the step. Last, and with errors
+    # allowed: near the API throttle (50/s per key) some answers are 429s.
+    slow = load(
+        "nowhere",
+        "1000",
+        "1",
+        env={
+            **base,
+            **LOOSE,
+            "LOAD_CUSTOMER_ID": str(customer.id),
+            "LOAD_CONNECTIONS": "1",
+            "LOAD_THREADS": "1",
+            "LOAD_MIN_RATE_RATIO": "1",
+            "LOAD_MAX_ERROR_RATE": "1",
+        },
+        cwd=tmp_path,
+    )
+    assert slow.returncode == 1, slow.output
+    assert "missed LOAD_MIN_RATE_RATIO 1 (got 0." in slow.line("lookup")
+    assert figures(slow, "lookup")["rate"] < 1000
