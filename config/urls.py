@@ -3,9 +3,11 @@
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.problems import handler404 as api_not_found
@@ -58,6 +60,8 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 urlpatterns += [
     path("", landing, name="landing"),
+    # Browsers ask for /favicon.ico on pages that name no icon (admin, docs): the portal's.
+    path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg"), permanent=True)),
     # Last: an unknown API path is a problem+json 404 even with DEBUG=1, whose own 404 page is
     # HTML listing every URL of the project.
     # csrf_exempt: a POST to an unknown API path is a 404 too, not CSRF's HTML 403 (API clients

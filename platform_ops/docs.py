@@ -24,6 +24,11 @@ PROBLEMS: dict[str, tuple[str, str]] = {
         "The body is not valid JSON",
         "The body could not be parsed, is nested too deep, or is not UTF-8. Send one JSON object.",
     ),
+    "idempotency-claim-lost": (
+        "The request took too long",
+        "A portal write ran past its Idempotency-Key lease and a retry took the key over; this "
+        "write was rolled back. Retry with the same key to get the retry's result.",
+    ),
     "payload-too-large": (
         "Request body too large",
         "Bodies are limited to 1 MiB (`REQUEST_BODY_MAX_BYTES`, docs/security.md); the answer is "
