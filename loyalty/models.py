@@ -93,6 +93,7 @@ class Outlet(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="outlets")
     name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return self.name
@@ -105,6 +106,7 @@ class Device(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="devices")
     outlet = models.ForeignKey(Outlet, on_delete=models.CASCADE, related_name="devices")
     name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return self.name
@@ -117,6 +119,7 @@ class Manager(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="managers")
     outlet = models.ForeignKey(Outlet, on_delete=models.SET_NULL, null=True, blank=True)
     name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return self.name

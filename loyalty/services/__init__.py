@@ -18,6 +18,13 @@ from loyalty.services.customers import (
     customer_telegram_unlink,
 )
 from loyalty.services.merchants import MerchantSetup, merchant_create
+from loyalty.services.places import (
+    PLACE_KINDS,
+    place_create,
+    place_deactivate,
+    place_get,
+    place_rename,
+)
 from loyalty.services.points import (
     EXPIRY_REMINDER_WINDOW,
     points_adjust,
@@ -40,6 +47,7 @@ __all__ = [
     "CUSTOMER_CODE_DIGITS",
     "CUSTOMER_CODE_TTL",
     "EXPIRY_REMINDER_WINDOW",
+    "PLACE_KINDS",
     "Calculation",
     "MerchantSetup",
     "PlaceRefs",
@@ -49,6 +57,10 @@ __all__ = [
     "customer_telegram_link",
     "customer_telegram_unlink",
     "merchant_create",
+    "place_create",
+    "place_deactivate",
+    "place_get",
+    "place_rename",
     "place_resolve",
     "points_adjust",
     "points_credit_matured",

@@ -40,7 +40,7 @@ class PlaceRefs:
 def place_resolve(
     *, merchant: Merchant, outlet_id: Any = None, device_id: Any = None, manager_id: Any = None
 ) -> PlaceRefs:
-    """Check the outlet/device/manager ids belong to the merchant; at least one is required."""
+    """Check the outlet/device/manager ids are the merchant's and active; one is required."""
     if not (outlet_id or device_id or manager_id):
         msg = "Send one of outlet_id, device_id or manager_id to say where the purchase happened."
         raise ValidationFailed(msg, errors={"outlet_id": [msg]})
@@ -56,6 +56,11 @@ def place_resolve(
             raise ValidationFailed(
                 f"{field} {value} is not one of this merchant's.",
                 errors={field: [f"Use a {field.removesuffix('_id')} id of your own merchant."]},
+            )
+        if not obj.is_active:
+            raise ValidationFailed(
+                f"{field} {value} is deactivated; new purchases cannot be recorded there.",
+                errors={field: [f"Use an active {field.removesuffix('_id')}."]},
             )
         return obj
 

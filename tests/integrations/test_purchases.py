@@ -169,6 +169,17 @@ def test_commit_refuses_another_merchants_places(api, setup, other, customer):
     assert Purchase.objects.count() == 0
 
 
+@pytest.mark.parametrize("place", ["outlet_id", "device_id", "manager_id"])
+def test_commit_refuses_a_deactivated_place(api, setup, customer, place):
+    row = getattr(setup, place[:-3])
+    row.is_active = False
+    row.save(update_fields=["is_active"])
+    body = purchase_body(setup, customer, **{"outlet_id": None, place: str(row.id)})
+    problem = assert_problem(post(api, "purchases", body, key=idem()), 400, "validation-error")
+    assert place in problem["errors"] and "deactivated" in problem["detail"]
+    assert Purchase.objects.count() == 0
+
+
 def test_commit_for_another_merchants_customer_is_404(other_api, other, customer):
     body = purchase_body(other, customer)
     assert_problem(post(other_api, "purchases", body, key=idem()), 404, "not-found")

@@ -1,0 +1,54 @@
+"""Places services: create, rename, deactivate outlets/devices/managers, tenant-scoped."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from core.errors import NotFound, ValidationFailed
+from loyalty.models import Device, Outlet
+from loyalty.services import place_create, place_deactivate, place_rename, place_resolve
+from tests.factories import make_merchant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_rename_deactivate_an_outlet_and_its_devices():
+    setup = make_merchant("Places shop")
+    outlet = place_create(merchant=setup.merchant, kind="outlet", name="  Riverside  ")
+    assert outlet.name == "Riverside" and outlet.is_active
+    device = place_create(
+        merchant=setup.merchant, kind="device", name="Till 2", outlet_id=str(outlet.id)
+    )
+    row, before = place_rename(
+        merchant=setup.merchant, kind="outlet", place_id=outlet.id, name="Quay"
+    )
+    assert before == "Riverside" and Outlet.objects.get(id=outlet.id).name == "Quay"
+    place_deactivate(merchant=setup.merchant, kind="outlet", place_id=outlet.id)
+    assert not Outlet.objects.get(id=outlet.id).is_active
+    assert not Device.objects.get(id=device.id).is_active
+    assert Device.objects.get(id=setup.device.id).is_active  # other outlet's device untouched
+    with pytest.raises(ValidationFailed):
+        place_resolve(merchant=setup.merchant, outlet_id=outlet.id)
+
+
+def test_bad_input_and_other_merchants_rows_are_refused():
+    setup, other = make_merchant("A"), make_merchant("B")
+    for name in ("", "   ", "x" * 201, None):
+        with pytest.raises(ValidationFailed):
+            place_create(merchant=setup.merchant, kind="outlet", name=name)
+    with pytest.raises(ValidationFailed):
+        place_create(merchant=setup.merchant, kind="shelf", name="x")
+    with pytest.raises(ValidationFailed):
+        place_create(merchant=setup.merchant, kind="device", name="Till")  # no outlet
+    with pytest.raises(ValidationFailed):
+        place_create(
+            merchant=setup.merchant, kind="device", name="Till", outlet_id=str(other.outlet.id)
+        )
+    for place_id in (other.outlet.id, uuid.uuid4(), "not-a-uuid"):
+        with pytest.raises(NotFound):
+            place_rename(merchant=setup.merchant, kind="outlet", place_id=place_id, name="x")
+        with pytest.raises(NotFound):
+            place_deactivate(merchant=setup.merchant, kind="outlet", place_id=place_id)
+    assert Outlet.objects.get(id=other.outlet.id).is_active
