@@ -13,6 +13,11 @@ from portal.services.auth import (
     portal_refresh,
     staff_from_access,
 )
+from portal.services.places import (
+    portal_place_create,
+    portal_place_deactivate,
+    portal_place_rename,
+)
 from portal.services.staff import (
     OWNERS,
     WRITERS,
@@ -49,6 +54,9 @@ __all__ = [
     "endpoint_update",
     "portal_login",
     "portal_logout",
+    "portal_place_create",
+    "portal_place_deactivate",
+    "portal_place_rename",
     "portal_refresh",
     "purchase_refund",
     "staff_from_access",
