@@ -23,6 +23,7 @@ from loyalty.payloads import (
 )
 from loyalty.phones import phone_normalize
 from loyalty.selectors import ledger_list
+from loyalty.services.places import PLACE_KINDS
 from outbox.models import Attempt, Delivery, DeliveryStatus, OutboxPause, WebhookEndpoint
 from portal.models import AuditEntry, StaffUser
 
@@ -50,6 +51,17 @@ def staff_list(*, merchant_id: Any) -> QuerySet[StaffUser]:
 
 def audit_list(*, merchant_id: Any) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(merchant_id=merchant_id)
+
+
+def place_list(*, merchant_id: Any, kind: str) -> list[dict[str, Any]]:
+    """The merchant's outlets, devices or managers (active first, then by name)."""
+    model = PLACE_KINDS[kind]
+    fields = ["id", "name", "is_active"] + ([] if kind == "outlet" else ["outlet_id"])
+    rows = model.objects.filter(merchant_id=merchant_id).order_by("-is_active", "name", "id")  # type: ignore[attr-defined]
+    return [
+        {k: (str(v) if k.endswith("id") and v is not None else v) for k, v in row.items()}
+        for row in rows.values(*fields)[:1000]
+    ]
 
 
 # --- dashboard -------------------------------------------------------------------------------

@@ -22,6 +22,12 @@ api_urlpatterns = [
     path("me/password", apis.PortalPasswordChangeApi.as_view(), name="portal-password"),
     path("staff", apis.PortalStaffListApi.as_view(), name="portal-staff"),
     path("staff/<uuid:staff_id>", apis.PortalStaffUpdateApi.as_view(), name="portal-staff-update"),
+    path("places/<str:kind>", apis.PortalPlaceListApi.as_view(), name="portal-places"),
+    path(
+        "places/<str:kind>/<uuid:place_id>",
+        apis.PortalPlaceUpdateApi.as_view(),
+        name="portal-place",
+    ),
     path("audit", apis.PortalAuditListApi.as_view(), name="portal-audit"),
     path("overview", apis.PortalOverviewApi.as_view(), name="portal-overview"),
     path("dashboard", apis.PortalDashboardApi.as_view(), name="portal-dashboard"),
