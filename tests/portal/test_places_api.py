@@ -37,7 +37,9 @@ def test_manager_creates_renames_and_deactivates_an_outlet(staff, as_manager):
     assert mine == [{"id": outlet_id, "name": "Quay", "is_active": False}]
     assert listed[0]["is_active"] is True  # the seeded outlet, active, comes first
     actions = list(
-        AuditEntry.objects.filter(object_id=outlet_id).order_by("id").values_list("action", flat=True)
+        AuditEntry.objects.filter(object_id=outlet_id)
+        .order_by("id")
+        .values_list("action", flat=True)
     )
     assert actions == ["outlet.create", "outlet.rename", "outlet.deactivate"]
 
