@@ -104,6 +104,7 @@ page_urlpatterns = [
     path("webhooks", views.webhooks_page, name="portal-webhooks-page"),
     path("api-keys", views.api_keys_page, name="portal-api-keys-page"),
     path("staff", views.staff_page_view, name="portal-staff-page"),
+    path("places", views.places_page, name="portal-places-page"),
     path("program", views.program_page, name="portal-program-page"),
     path("webhooks/deliveries", views.deliveries_page, name="portal-deliveries-page"),
     path(
