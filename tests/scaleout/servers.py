@@ -220,6 +220,7 @@ class RabbitMQ(Server):
     """A throwaway RabbitMQ node: its own node name, ports, cookie, data and logs under ``dir``."""
 
     epmd_port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def start(cls, base: Path) -> RabbitMQ:
@@ -257,9 +258,17 @@ class RabbitMQ(Server):
         # its folders; the script behind it runs the node as it is told.
         real = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
         assert real.exists(), f"{real} not found (rabbitmq-server package layout changed?)"
+        rabbit.env = env
         rabbit.spawn([str(real)], env=env)
         rabbit.wait_ready(rabbit._amqp_ready)
         return rabbit
+
+    def restart(self) -> None:
+        """Stop the node (SIGTERM: a clean shutdown) and start it again on the same node name,
+        ports and data: durable queues and persistent messages survive."""
+        self.stop()
+        self.spawn([str(Path("/usr/lib/rabbitmq/bin/rabbitmq-server"))], env=self.env)
+        self.wait_ready(self._amqp_ready)
 
     @property
     def url(self) -> str:
