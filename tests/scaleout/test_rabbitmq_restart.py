@@ -73,8 +73,9 @@ def test_rabbitmq_restart_mid_stream_loses_nothing(stack, receiver, rabbitmq, tr
             delivered.add(payload["data"]["id"])
     assert set(committed) <= delivered, set(committed) - delivered
     wait_until(
-        lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count()
-        == 1 + len(committed),
+        lambda: (
+            Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 1 + len(committed)
+        ),
         timeout=60,
     )
     assert rabbitmq.queue_messages("outbound") == 0
