@@ -29,7 +29,7 @@ import pytest
 from django.db import connection
 
 from tests.fixtures.processes import Stack
-from tests.scaleout.servers import PgBouncer, RabbitMQ, RedisSentinel, free_port
+from tests.scaleout.servers import PgBouncer, RabbitMQ, RedisSentinel, SentinelGroup, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -178,3 +178,11 @@ def api(stack: Stack, tmp_path: Path) -> Iterator[Callable[..., Api]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def sentinel_group(tmp_path: Path) -> Iterator[SentinelGroup]:
+    """Its own master, replica and three Sentinels: a failover changes them for good."""
+    group = SentinelGroup.start(tmp_path / "sentinel-group")
+    yield group
+    group.stop()

@@ -220,6 +220,7 @@ class RabbitMQ(Server):
     """A throwaway RabbitMQ node: its own node name, ports, cookie, data and logs under ``dir``."""
 
     epmd_port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def start(cls, base: Path) -> RabbitMQ:
@@ -257,9 +258,17 @@ class RabbitMQ(Server):
         # its folders; the script behind it runs the node as it is told.
         real = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
         assert real.exists(), f"{real} not found (rabbitmq-server package layout changed?)"
+        rabbit.env = env
         rabbit.spawn([str(real)], env=env)
         rabbit.wait_ready(rabbit._amqp_ready)
         return rabbit
+
+    def restart(self) -> None:
+        """Stop the node (SIGTERM: a clean shutdown) and start it again on the same node name,
+        ports and data: durable queues and persistent messages survive."""
+        self.stop()
+        self.spawn([str(Path("/usr/lib/rabbitmq/bin/rabbitmq-server"))], env=self.env)
+        self.wait_ready(self._amqp_ready)
 
     @property
     def url(self) -> str:
@@ -295,3 +304,110 @@ class RabbitMQ(Server):
             timeout=10,
             check=False,
         )
+
+
+class RedisServer(Server):
+    """A throwaway redis-server (no persistence), optionally a replica of ``replica_of``."""
+
+    @classmethod
+    def start(cls, base: Path, *, name: str, replica_of: int | None = None) -> RedisServer:
+        base.mkdir(parents=True, exist_ok=True)
+        server = cls(name=name, dir=base, port=free_port())
+        argv = [
+            binary("redis-server", "/usr/bin/redis-server"),
+            "--bind", "127.0.0.1", "--port", str(server.port), "--dir", str(base),
+            "--save", "", "--appendonly", "no", "--daemonize", "no",
+        ]  # fmt: skip
+        if replica_of is not None:
+            argv += ["--replicaof", "127.0.0.1", str(replica_of)]
+        server.spawn(argv)
+        server.wait_ready()
+        return server
+
+    def info(self, section: str) -> dict[str, str]:
+        import redis
+
+        raw = redis.Redis(port=self.port, socket_timeout=2, decode_responses=True).info(section)
+        return {k: str(v) for k, v in raw.items()}
+
+
+@dataclass
+class SentinelGroup:
+    """A master, one replica and three Sentinels (quorum 2) watching them, all on loopback."""
+
+    master: RedisServer
+    replica: RedisServer
+    sentinels: list[Server]
+    name: str = "loyalty-failover"
+
+    @classmethod
+    def start(cls, base: Path) -> SentinelGroup:
+        master = RedisServer.start(base / "master", name="redis-master")
+        replica = RedisServer.start(base / "replica", name="redis-replica", replica_of=master.port)
+        group = cls(master=master, replica=replica, sentinels=[])
+        for n in range(3):
+            folder = base / f"sentinel-{n}"
+            folder.mkdir(parents=True, exist_ok=True)
+            sentinel = Server(name=f"sentinel-{n}", dir=folder, port=free_port())
+            conf = folder / "sentinel.conf"
+            conf.write_text(
+                f"""bind 127.0.0.1
+port {sentinel.port}
+daemonize no
+dir {folder}
+logfile {folder}/sentinel.log
+sentinel monitor {group.name} 127.0.0.1 {master.port} 2
+sentinel down-after-milliseconds {group.name} 5000
+sentinel failover-timeout {group.name} 20000
+"""
+            )
+            sentinel.spawn([binary("redis-sentinel", "/usr/bin/redis-sentinel"), str(conf)])
+            group.sentinels.append(sentinel)
+        for sentinel in group.sentinels:
+            # Ready when it knows the replica and the two other Sentinels (hello messages).
+            sentinel.wait_ready(lambda s=sentinel: group._knows_everyone(s.port))
+        return group
+
+    def _client(self, port: int) -> object:
+        import redis
+
+        return redis.Redis(port=port, socket_timeout=2, decode_responses=True)
+
+    def _knows_everyone(self, port: int) -> bool:
+        import redis
+
+        client = self._client(port)
+        try:
+            replicas = client.sentinel_slaves(self.name)  # type: ignore[attr-defined]
+            others = client.sentinel_sentinels(self.name)  # type: ignore[attr-defined]
+        except redis.RedisError:
+            return False
+        linked = [r for r in replicas if r.get("master-link-status") == "ok"]
+        return bool(linked) and len(others) == 2
+
+    def master_address(self, port: int | None = None) -> tuple[str, int] | None:
+        import redis
+
+        try:
+            answer = self._client(port or self.sentinels[0].port).sentinel_get_master_addr_by_name(  # type: ignore[attr-defined]
+                self.name
+            )
+        except redis.RedisError:
+            return None
+        return (answer[0], int(answer[1])) if answer else None
+
+    def failover(self) -> None:
+        """``SENTINEL FAILOVER``: the replica is promoted without asking for agreement."""
+        self._client(self.sentinels[0].port).execute_command("SENTINEL", "FAILOVER", self.name)  # type: ignore[attr-defined]
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # host and port ignored
+            "REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels),
+            "REDIS_SENTINEL_MASTER": self.name,
+        }
+
+    def stop(self) -> None:
+        for server in (*self.sentinels, self.replica, self.master):
+            server.stop()
