@@ -15,6 +15,8 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -411,3 +413,43 @@ sentinel failover-timeout {group.name} 20000
     def stop(self) -> None:
         for server in (*self.sentinels, self.replica, self.master):
             server.stop()
+
+
+#: What a Django process configured like the stack does with Redis: a cache write and read, one
+#: Telegram-limiter ticket; printed so that ``redis_users_probe`` can check both went through.
+_PROBE = textwrap.dedent(
+    """
+    import time
+    from django.core.cache import cache
+    from notifications.limiter import send_rate_limiter
+    cache.set({key!r}, {value!r}, 60)
+    print("cache", cache.get({key!r}))
+    limiter = send_rate_limiter()
+    ticket = limiter.acquire(bot={bot!r}, chat_id=7, deadline=time.monotonic() + 5)
+    limiter.release(ticket)
+    print("limiter", type(limiter.backend).__name__)
+    """
+)
+
+
+def redis_users_probe(env: dict[str, str], *, key: str, value: str, bot: str) -> None:
+    """Use the cache and the Telegram limiter from a fresh ``manage.py shell`` run with ``env`` and
+    assert both answered through Redis (the caller checks on which server the keys landed)."""
+    shell = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            _PROBE.format(key=key, value=value, bot=bot),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shell.returncode == 0, shell.stderr
+    assert f"cache {value}" in shell.stdout and "limiter RedisBackend" in shell.stdout, shell.stdout

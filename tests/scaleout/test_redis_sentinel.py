@@ -4,9 +4,6 @@ Sentinel. REDIS_URL points at a port where nothing listens, so only Sentinel can
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from urllib.parse import urlparse
 
 import pytest
@@ -20,7 +17,7 @@ from core.redis_connection import redis_client
 from loyalty.services import purchase_commit
 from outbox.services import webhook_endpoint_create
 from tests.factories import make_customer, make_merchant
-from tests.scaleout.servers import free_port
+from tests.scaleout.servers import free_port, redis_users_probe
 
 pytestmark = pytest.mark.slow
 
@@ -76,29 +73,9 @@ def test_cache_limiter_and_broker_go_through_sentinel(redis_sentinel, stack, rec
     server = api(**env)
 
     # Cache and Telegram limiter of a process configured through Sentinel.
-    script = textwrap.dedent(
-        """
-        import time
-        from django.core.cache import cache
-        from notifications.limiter import send_rate_limiter
-        cache.set("scaleout:probe", "through-sentinel", 60)
-        print("cache", cache.get("scaleout:probe"))
-        limiter = send_rate_limiter()
-        ticket = limiter.acquire(bot="sentinel-bot", chat_id=42, deadline=time.monotonic() + 5)
-        limiter.release(ticket)
-        print("limiter", type(limiter.backend).__name__)
-        """
+    redis_users_probe(
+        {**stack.env, **env}, key="scaleout:probe", value="through-sentinel", bot="sentinel-bot"
     )
-    shell = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", script],
-        cwd=ROOT,
-        env={**stack.env, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert shell.returncode == 0, shell.stderr
-    assert "cache through-sentinel" in shell.stdout and "limiter RedisBackend" in shell.stdout
     assert direct.keys("*scaleout:probe") and direct.keys("tg:rl:sentinel-bot:*")
 
     # /ready's Redis check.

@@ -7,9 +7,6 @@ the Telegram limiter and the broker work against the new master."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import uuid
@@ -25,6 +22,7 @@ from loyalty.models import Purchase
 from outbox.services import webhook_endpoint_create
 from tests.factories import make_customer, make_merchant
 from tests.fixtures.processes import wait_until
+from tests.scaleout.servers import redis_users_probe
 
 pytestmark = pytest.mark.slow
 
@@ -110,29 +108,9 @@ def test_failover_mid_stream_loses_nothing(sentinel_group, stack, receiver, api)
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"]["redis"]["status"] == "ok"
     # A process configured through the Sentinels writes cache and limiter keys to the new master.
-    script = textwrap.dedent(
-        """
-        import time
-        from django.core.cache import cache
-        from notifications.limiter import send_rate_limiter
-        cache.set("scaleout:after-failover", "new-master", 60)
-        print("cache", cache.get("scaleout:after-failover"))
-        limiter = send_rate_limiter()
-        ticket = limiter.acquire(bot="failover-bot", chat_id=7, deadline=time.monotonic() + 5)
-        limiter.release(ticket)
-        print("limiter", type(limiter.backend).__name__)
-        """
+    redis_users_probe(
+        {**stack.env, **env}, key="scaleout:after-failover", value="new-master", bot="failover-bot"
     )
-    shell = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", script],
-        cwd=ROOT,
-        env={**stack.env, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert shell.returncode == 0, shell.stderr
-    assert "cache new-master" in shell.stdout and "limiter RedisBackend" in shell.stdout
     direct = redis.Redis(port=new.port)
     assert direct.keys("*scaleout:after-failover") and direct.keys("tg:rl:failover-bot:*")
     assert direct.keys("dramatiq:*")
