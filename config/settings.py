@@ -27,9 +27,9 @@ if SECRET_KEY is None:
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 elif not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters when DEBUG is 0")
-#: Django's own setting (its default), declared because outbox.crypto reads it: earlier keys
-#: that still decrypt endpoint secrets and verify sessions. No variable sets it.
-SECRET_KEY_FALLBACKS: list[str] = []
+#: Earlier keys (comma-separated) that still verify sessions and signed values, and decrypt
+#: endpoint secrets (outbox.crypto), while a SECRET_KEY rotation overlaps (docs/operations.md).
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 PORT = env.int("PORT", 8080, minimum=1)
@@ -81,6 +81,7 @@ if SENTRY_DSN:
             str(value)
             for value in (
                 SECRET_KEY,
+                *SECRET_KEY_FALLBACKS,
                 METRICS_TOKEN,
                 env.str("TELEGRAM_NOTIFY_BOT_TOKEN", None),
                 env.str("TELEGRAM_NOTIFY_WEBHOOK_SECRET", None),
