@@ -37,6 +37,11 @@ LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info
 SENTRY_DSN = env.str("SENTRY_DSN", None)
 API_BASE_URL = env.url("API_BASE_URL", f"http://127.0.0.1:{PORT}", schemes=("http", "https"))
 METRICS_TOKEN = env.str("METRICS_TOKEN", None)
+#: While the token is rotated METRICS_TOKEN lists the new and the old one, comma-separated (any
+#: one is accepted, platform_ops.metrics.token_ok; docs/operations.md "Rotating METRICS_TOKEN").
+METRICS_TOKENS: list[str] = [t.strip() for t in (METRICS_TOKEN or "").split(",") if t.strip()]
+if METRICS_TOKEN and not METRICS_TOKENS:
+    raise ImproperlyConfigured("METRICS_TOKEN holds no token (only commas or spaces)")
 #: Prometheus multiprocess mode (platform_ops.metrics) when set: by config/gunicorn.py's
 #: on_starting before the workers import these settings, or by compose for the Dramatiq
 #: workers. Unset, each process serves its own registry (runserver, tests).
@@ -82,7 +87,7 @@ if SENTRY_DSN:
             for value in (
                 SECRET_KEY,
                 *SECRET_KEY_FALLBACKS,
-                METRICS_TOKEN,
+                *METRICS_TOKENS,
                 env.str("TELEGRAM_NOTIFY_BOT_TOKEN", None),
                 env.str("TELEGRAM_NOTIFY_WEBHOOK_SECRET", None),
                 env.str("ALERT_TELEGRAM_BOT_TOKEN", None),
