@@ -240,6 +240,8 @@ _dramatiq_middleware = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    # Each worker process's RSS as bot_memory_usage_bytes{process="worker"} (runbook 004).
+    "platform_ops.worker_metrics.ProcessMemoryMiddleware",
 ]
 if REDIS_URL:
     CACHES = {
