@@ -27,9 +27,9 @@ if SECRET_KEY is None:
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 elif not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters when DEBUG is 0")
-#: Django's own setting (its default), declared because outbox.crypto reads it: earlier keys
-#: that still decrypt endpoint secrets and verify sessions. No variable sets it.
-SECRET_KEY_FALLBACKS: list[str] = []
+#: Earlier keys (comma-separated) that still verify sessions and signed values, and decrypt
+#: endpoint secrets (outbox.crypto), while a SECRET_KEY rotation overlaps (docs/operations.md).
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 PORT = env.int("PORT", 8080, minimum=1)
@@ -37,6 +37,11 @@ LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info
 SENTRY_DSN = env.str("SENTRY_DSN", None)
 API_BASE_URL = env.url("API_BASE_URL", f"http://127.0.0.1:{PORT}", schemes=("http", "https"))
 METRICS_TOKEN = env.str("METRICS_TOKEN", None)
+#: While the token is rotated METRICS_TOKEN lists the new and the old one, comma-separated (any
+#: one is accepted, platform_ops.metrics.token_ok; docs/operations.md "Rotating METRICS_TOKEN").
+METRICS_TOKENS: list[str] = [t.strip() for t in (METRICS_TOKEN or "").split(",") if t.strip()]
+if METRICS_TOKEN and not METRICS_TOKENS:
+    raise ImproperlyConfigured("METRICS_TOKEN holds no token (only commas or spaces)")
 #: Prometheus multiprocess mode (platform_ops.metrics) when set: by config/gunicorn.py's
 #: on_starting before the workers import these settings, or by compose for the Dramatiq
 #: workers. Unset, each process serves its own registry (runserver, tests).
@@ -81,7 +86,8 @@ if SENTRY_DSN:
             str(value)
             for value in (
                 SECRET_KEY,
-                METRICS_TOKEN,
+                *SECRET_KEY_FALLBACKS,
+                *METRICS_TOKENS,
                 env.str("TELEGRAM_NOTIFY_BOT_TOKEN", None),
                 env.str("TELEGRAM_NOTIFY_WEBHOOK_SECRET", None),
                 env.str("ALERT_TELEGRAM_BOT_TOKEN", None),
@@ -234,6 +240,8 @@ _dramatiq_middleware = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    # Each worker process's RSS as bot_memory_usage_bytes{process="worker"} (runbook 004).
+    "platform_ops.worker_metrics.ProcessMemoryMiddleware",
 ]
 if REDIS_URL:
     CACHES = {

@@ -2,16 +2,14 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
 from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_safe
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.problems import handler404 as api_not_found
-from platform_ops import docs, health
+from platform_ops import docs, health, views
 from platform_ops.metrics import metrics_view
 from portal import urls as portal_urls
 
@@ -41,25 +39,8 @@ if settings.DEBUG:
     urlpatterns.append(path("demo/webhooks", demo_webhooks, name="demo-webhooks"))
 
 # --- Hardening (issue 12): the landing page, and problem+json 404s under /api/ in every mode.
-_LANDING = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Loyalty platform</title></head>
-<body><h1>Loyalty platform</h1><ul>
-<li><a href="/portal/">Merchant portal</a></li>
-<li><a href="/api/docs/">API documentation</a> (<a href="/api/schema/">OpenAPI schema</a>)</li>
-<li><a href="/admin/">Platform admin</a></li>
-<li><a href="/health">Health</a></li>
-</ul></body></html>
-"""
-
-
-@require_safe
-def landing(request: HttpRequest) -> HttpResponse:
-    """``/`` (also the admin's "View site"): where to go next."""
-    return HttpResponse(_LANDING)
-
-
 urlpatterns += [
-    path("", landing, name="landing"),
+    path("", views.landing, name="landing"),
     # Browsers ask for /favicon.ico on pages that name no icon (admin, docs): the portal's.
     path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg"), permanent=True)),
     # Last: an unknown API path is a problem+json 404 even with DEBUG=1, whose own 404 page is

@@ -161,3 +161,11 @@ def pauses_active_rows() -> list[OutboxPause]:
         .select_related("merchant", "endpoint")
         .order_by("-created_at")
     )
+
+
+def deliveries_went_dead_count(*, after: datetime, until: datetime) -> int:
+    """Deliveries that are dead and went dead in ``(after, until]`` (every change to dead sets
+    ``updated_at``; a replayed row is pending again and no longer counts)."""
+    return Delivery.objects.filter(
+        status=DeliveryStatus.DEAD, updated_at__gt=after, updated_at__lte=until
+    ).count()

@@ -32,7 +32,7 @@ RELAY_HEARTBEAT_TTL_SECONDS = 7 * 24 * 3600
 PROCESS_MEMORY = Gauge(
     "bot_memory_usage_bytes",
     "Resident memory (RSS) of each platform process, by kind (api: as of the last scrape it "
-    "answered; relay: every heartbeat).",
+    "answered; relay: every heartbeat; worker: after boot and every message).",
     ["process"],
     multiprocess_mode="liveall",
 )

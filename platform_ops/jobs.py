@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from core.cache import cache_add, cache_delete, cache_get, cache_set
 from core.jobs import PeriodicJob
+from outbox.selectors import deliveries_went_dead_count
 from platform_ops.alerts import ALERTS_CHECK_INTERVAL_SECONDS, alerts_check
 from platform_ops.heartbeat import RELAY_HEARTBEAT_INTERVAL_SECONDS, relay_heartbeat
 from platform_ops.metrics import OUTBOX_WENT_DEAD
 from platform_ops.rollups import outbox_rollup
-from platform_ops.selectors import deliveries_went_dead_count
 
 WENT_DEAD_INTERVAL_SECONDS = 60
 WENT_DEAD_SETTLE_SECONDS = 60

@@ -2,7 +2,9 @@
 
 Exposition
     Behind ``METRICS_TOKEN`` (header ``X-Metrics-Token``, or ``Authorization: Bearer`` as
-    Prometheus sends it; compared in constant time). Under
+    Prometheus sends it; compared in constant time). During a rotation ``METRICS_TOKEN`` lists
+    several tokens, comma-separated, and any one of them is accepted (every one is compared, so
+    the time does not tell which matched; docs/operations.md "Rotating METRICS_TOKEN"). Under
     gunicorn ``PROMETHEUS_MULTIPROC_DIR`` is set (``config/gunicorn.py``, before workers import
     anything; read here as the setting of that name), every process writes its samples there and
     a scrape merges them with ``MultiProcessCollector`` into a fresh registry, so counts add up
@@ -182,16 +184,25 @@ def _multiprocess_registry() -> CollectorRegistry:
     return registry
 
 
+def metrics_tokens(value: str | None) -> list[str]:
+    """The accepted tokens of a ``METRICS_TOKEN`` value: one, or several comma-separated."""
+    return [token.strip() for token in (value or "").split(",") if token.strip()]
+
+
 def token_ok(request: HttpRequest) -> bool:
-    expected = settings.METRICS_TOKEN
-    if not expected:
+    if not settings.METRICS_TOKEN:
         return True
+    expected = metrics_tokens(settings.METRICS_TOKEN)
     given = request.headers.get(METRICS_TOKEN_HEADER, "")
     if not given:
         # Prometheus's own ``authorization`` (deploy/prometheus/prometheus.yml) sends a bearer.
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         given = credentials.strip() if scheme.lower() == "bearer" else ""
-    return hmac.compare_digest(given.encode(), expected.encode())
+    if not given:
+        return False
+    # Every token is compared (no early exit), each in constant time.
+    matches = [hmac.compare_digest(given.encode(), token.encode()) for token in expected]
+    return any(matches)
 
 
 @require_safe

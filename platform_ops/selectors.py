@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from core.cache import cache_delete, cache_get, cache_set
-from outbox.models import Attempt, Delivery, DeliveryStatus
+from outbox.models import Attempt
 from platform_ops.models import SiteMode, SiteModeChange
 
 logger = logging.getLogger(__name__)
@@ -95,14 +95,6 @@ def site_modes_forget() -> None:
 
 def site_mode_history(*, limit: int = 20) -> list[SiteModeChange]:
     return list(SiteModeChange.objects.order_by("-id")[:limit])
-
-
-def deliveries_went_dead_count(*, after: datetime, until: datetime) -> int:
-    """Deliveries that are dead and went dead in ``(after, until]`` (every change to dead sets
-    ``updated_at``; a replayed row is pending again and no longer counts)."""
-    return Delivery.objects.filter(
-        status=DeliveryStatus.DEAD, updated_at__gt=after, updated_at__lte=until
-    ).count()
 
 
 def rate_limited_attempts_recent(*, since: datetime, limit: int = 20) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ Checks, in order, stopping at the first failure:
 
 Environment:
   BASE_URL             default http://127.0.0.1:8080
-  METRICS_TOKEN        token for /metrics (never printed)
+  METRICS_TOKEN        token for /metrics (never printed; of a list "NEW,OLD" the first)
   SMOKE_MAX_MS         time limit of each check in ms (default 3000)
   SMOKE_MAX_MS_HEALTH, SMOKE_MAX_MS_READY, SMOKE_MAX_MS_LIVE, SMOKE_MAX_MS_METRICS
                        per-check limits; a check that takes longer fails
@@ -76,7 +76,9 @@ check_live() {
 
 check_metrics() {
   if [[ -n ${METRICS_TOKEN:-} ]]; then
-    HTTP_HEADER_FILE=$(http_header_file metrics "X-Metrics-Token: $METRICS_TOKEN")
+    # During a rotation METRICS_TOKEN lists "NEW,OLD": send the first (the new) one.
+    local token=${METRICS_TOKEN%%,*}
+    HTTP_HEADER_FILE=$(http_header_file metrics "X-Metrics-Token: ${token// /}")
   fi
   http_request GET "$BASE_URL/metrics" "$(limit_ms METRICS)"
   if [[ $(<"$OPS_TMP/status") == 401 ]]; then

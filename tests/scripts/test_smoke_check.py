@@ -28,6 +28,15 @@ def test_all_checks_pass_with_a_token(fake_ops):
     assert sent == [fake_ops.metrics_token, None]
 
 
+def test_a_rotation_list_sends_its_first_token(fake_ops):
+    fake_ops.metrics_token = "new-" + "x" * 20
+    result = smoke(fake_ops, METRICS_TOKEN=f"{fake_ops.metrics_token}, old-{'y' * 20}")
+    assert result.returncode == 0, result.output
+    sent = [c["headers"].get("X-Metrics-Token") for c in fake_ops.calls if c["path"] == "/metrics"]
+    assert sent == [fake_ops.metrics_token, None]
+    assert fake_ops.metrics_token not in result.output
+
+
 def test_without_a_token_the_auth_check_is_skipped(fake_ops):
     result = smoke(fake_ops)
 
