@@ -54,6 +54,7 @@ test: install ## Whole suite against a throwaway PostgreSQL and Redis
 	  { apt-get update >/dev/null 2>&1 && apt-get install -y shellcheck >/dev/null 2>&1; } || \
 	  echo "shellcheck could not be installed; its test will fail"; }
 	@command -v promtool >/dev/null || apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || true
+	@command -v amtool >/dev/null || apt-get install -y --no-install-recommends prometheus-alertmanager >/dev/null 2>&1 || true # tests/scripts/test_monitoring.py checks the routing example
 	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } || echo "wrk could not be installed; tests/scripts/test_load_test.py will fail" # for scripts/load-test.sh
 	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
 	  apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
