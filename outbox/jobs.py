@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -66,7 +67,7 @@ DELETE FROM {attempt} WHERE id IN (
 """
 
 
-def _purge_chunks(sql: str, params: dict[str, object], deadline: float) -> tuple[int, bool]:
+def _purge_chunks(sql: str, params: dict[str, Any], deadline: float) -> tuple[int, bool]:
     """Run one chunked DELETE until it finds nothing or the deadline passes: (rows, finished)."""
     tables = {
         "delivery": Delivery._meta.db_table,
@@ -94,7 +95,7 @@ def retention_purge(
     that never had a delivery and old attempts of kept (dead) deliveries; answers the number of
     deliveries deleted. Stops after ``budget_seconds``; the next run goes on where it stopped."""
     cutoff = timezone.now() - (older_than or timedelta(days=settings.OUTBOX_RETENTION_DAYS))
-    params: dict[str, object] = {
+    params: dict[str, Any] = {
         "cutoff": cutoff,
         "chunk": PURGE_CHUNK,
         "delivered": DeliveryStatus.DELIVERED,
