@@ -36,6 +36,12 @@ Successors are released at completion: the transaction that ends a try of an ord
 notify_on_commit`), so the relay claims the stream's next delivery as soon as this one commits,
 instead of at its next poll. The relay still decides what is claimable (one in flight per
 stream, commit order, pauses, circuits); the worker only says "look again".
+
+One slow endpoint never delays the others: sends to one endpoint take at most
+``ENDPOINT_CONCURRENCY`` of a process's send threads (:class:`EndpointLanes`; the rest of its
+deliveries wait outside the pool and are deferred, untried, when a try ahead of them fails
+slowly), and a batch is recorded as its sends finish, so its fast deliveries commit while a slow
+one is still waiting for its receiver.
 """
 
 from __future__ import annotations
