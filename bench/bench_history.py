@@ -23,6 +23,7 @@ Usage: python bench/bench_history.py [--backlog 2000] [--hold 60] [--rows 500000
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -121,7 +122,7 @@ def seed(merchant: Any, endpoint_id: Any, rows: int) -> None:
 
 
 def retention(receiver: FastReceiver, rows: int, backlog: int) -> None:
-    from outbox.jobs import retention_purge
+    from outbox.jobs import PURGE_BUDGET_SECONDS, retention_purge
     from outbox.models import WebhookEndpoint
 
     merchant, people = merchant_with(receiver.url)
@@ -130,15 +131,13 @@ def retention(receiver: FastReceiver, rows: int, backlog: int) -> None:
     print(f"retention: {rows:,} delivered rows past retention; sizes: {sizes()}")
     quiet = drain_rate(receiver, merchant, people, backlog)
 
-    calls: list[float] = []
-    purged = [0]
+    calls: list[tuple[int, float]] = []  # (deliveries purged, seconds) per call
 
     def purge() -> None:
         while True:
             t = time.perf_counter()
             removed = retention_purge(older_than=timedelta(days=30))
-            calls.append(time.perf_counter() - t)
-            purged[0] += removed
+            calls.append((removed, time.perf_counter() - t))
             if not removed:
                 break
         connections.close_all()
@@ -151,11 +150,14 @@ def retention(receiver: FastReceiver, rows: int, backlog: int) -> None:
         during.append(drain_rate(receiver, merchant, people, backlog))
     runner.join()
     wall = time.time() - t0
-    work = calls[:-1] or calls
-    print(f"retention: {purged[0]:,} rows purged in {wall:.0f} s ({purged[0] / wall:,.0f} rows/s); "
-          f"per call (20 s budget each): first {work[0]:.2f} s, median {statistics.median(work):.2f} s, "
-          f"last {work[-1]:.2f} s (flat if last/first <= 1.5: {work[-1] / work[0]:.2f} "
-          f"{verdict(work[-1] / work[0] <= 1.5)})")  # fmt: skip
+    purged = sum(n for n, _ in calls)
+    rates = [n / s for n, s in calls if n]  # the last call finds nothing
+    first, median, last = rates[0], statistics.median(rates), rates[-1]
+    print(f"retention: {purged:,} deliveries (with their events and attempts) purged in "
+          f"{wall:.0f} s, back to back: {purged / wall:,.0f} deliveries/s; per run of the job "
+          f"({PURGE_BUDGET_SECONDS:.0f} s budget): first {first:,.0f}/s, median {median:,.0f}/s, "
+          f"last {last:,.0f}/s (flat if last/first >= 0.67: {last / first:.2f} "
+          f"{verdict(last / first >= 0.67)})")  # fmt: skip
     if during:
         print(f"retention: drain during the purge {min(during):.0f}-{max(during):.0f}/s over "
               f"{quiet:.0f}/s without it: worst {min(during) / quiet:.2f}x")  # fmt: skip
@@ -175,6 +177,8 @@ def main() -> None:
     parser.add_argument("--worker-threads", type=int, default=8)
     parser.add_argument("--skip", choices=("xmin", "retention"), action="append", default=[])
     args = parser.parse_args()
+    # The relay's own hourly purge would race the measured one: keep its retention out of reach.
+    os.environ["OUTBOX_RETENTION_DAYS"] = "3650"
     call_command("migrate", verbosity=0)
     receiver = FastReceiver().start()
     platform = Platform(args)
