@@ -215,7 +215,7 @@ def test_worker_killed_mid_delivery_is_redelivered_with_same_id(stack, broker, r
     receiver.respond = lambda req, n: (200, {}, b"", 30.0) if n == 1 else (200, {}, b"", 0)
     stack.worker("worker-1")
     stack.relay()
-    receiver.wait_for(1)
+    receiver.wait_for(1, timeout=60)  # both processes booted (slow on a busy machine)
     stack.stop("worker-1", sig=signal.SIGKILL)
     stack.worker("worker-2")
     got = receiver.wait_for(2, timeout=30)  # after the 6 s lease expired
