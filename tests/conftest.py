@@ -7,7 +7,12 @@ import pytest
 
 from tests.factories import make_customer, make_merchant
 
-pytest_plugins = ["tests.fixtures.receiver", "tests.fixtures.processes", "tests.fixtures.browser"]
+pytest_plugins = [
+    "tests.fixtures.receiver",
+    "tests.fixtures.processes",
+    "tests.fixtures.brokers",
+    "tests.fixtures.browser",
+]
 
 
 @pytest.fixture

@@ -1,5 +1,11 @@
 """End-to-end delivery: services commit, a real relay and a real Dramatiq worker deliver to a
-real HTTP receiver on loopback, signatures verified with the ``standardwebhooks`` library."""
+real HTTP receiver on loopback, signatures verified with the ``standardwebhooks`` library.
+
+The representative tests of delivery, retry, pause, ordering and a worker SIGKILL run on both
+brokers (``broker``: Redis, RabbitMQ); the rest on Redis only, as their subject (the retry
+policy's details, replay, PostgreSQL or Redis going away) does not depend on the broker. A
+RabbitMQ restart mid-stream, graceful and hard, is in ``tests/scaleout/test_rabbitmq_restart.py``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from loyalty.services import purchase_commit
 from outbox.models import Attempt, Delivery, DeliveryStatus
 from outbox.services import outbox_pause, outbox_replay, outbox_resume, webhook_endpoint_create
 from tests.factories import make_customer, make_merchant
+from tests.fixtures.brokers import BROKERS
 from tests.fixtures.processes import wait_until
 
 pytestmark = pytest.mark.slow
@@ -37,7 +44,8 @@ def shop(transactional_db, receiver):
     return setup, endpoint, secret, customer
 
 
-def test_signed_delivery_verifies_with_standardwebhooks(stack, receiver, shop):
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
+def test_signed_delivery_verifies_with_standardwebhooks(stack, broker, receiver, shop):
     setup, endpoint, secret, customer = shop
     stack.worker()
     stack.relay()
@@ -52,7 +60,8 @@ def test_signed_delivery_verifies_with_standardwebhooks(stack, receiver, shop):
     wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 2)
 
 
-def test_500_then_success_keeps_one_webhook_id(stack, receiver, shop):
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
+def test_500_then_success_keeps_one_webhook_id(stack, broker, receiver, shop):
     setup, endpoint, secret, customer = shop
     receiver.respond = lambda req, n: (500, {}, b"boom", 0) if n <= 3 else (200, {}, b"ok", 0)
     stack.worker()
@@ -113,8 +122,18 @@ def test_gone_disables_endpoint(stack, receiver, shop):
     assert not endpoint.is_enabled and "410" in endpoint.disabled_reason
 
 
-@pytest.mark.parametrize("scope", ["global", "merchant", "endpoint", "channel"])
-def test_pause_holds_and_resume_delivers_in_order(stack, receiver, shop, scope):
+@pytest.mark.parametrize(
+    ("scope", "broker"),
+    [
+        ("global", "redis"),
+        ("merchant", "redis"),
+        ("endpoint", "redis"),
+        ("channel", "redis"),
+        ("merchant", "rabbitmq"),  # the scopes are the relay's business: one on RabbitMQ
+    ],
+    indirect=["broker"],
+)
+def test_pause_holds_and_resume_delivers_in_order(stack, broker, receiver, shop, scope):
     setup, endpoint, secret, customer = shop
     kwargs = {
         "global": {},
@@ -138,7 +157,8 @@ def test_pause_holds_and_resume_delivers_in_order(stack, receiver, shop, scope):
     assert orders == [f"P-{i}" for i in range(5)]
 
 
-def test_ordering_per_customer_holds_while_earlier_retries(stack, receiver, shop):
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
+def test_ordering_per_customer_holds_while_earlier_retries(stack, broker, receiver, shop):
     setup, endpoint, secret, customer = shop
     other = make_customer(setup.merchant)
     failing = {"n": 0}
@@ -189,12 +209,13 @@ def test_two_relays_never_claim_the_same_row(stack, receiver, shop):
     assert len(set(receiver.ids())) == total
 
 
-def test_worker_killed_mid_delivery_is_redelivered_with_same_id(stack, receiver, shop):
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
+def test_worker_killed_mid_delivery_is_redelivered_with_same_id(stack, broker, receiver, shop):
     setup, endpoint, secret, customer = shop
     receiver.respond = lambda req, n: (200, {}, b"", 30.0) if n == 1 else (200, {}, b"", 0)
     stack.worker("worker-1")
     stack.relay()
-    receiver.wait_for(1)
+    receiver.wait_for(1, timeout=60)  # both processes booted (slow on a busy machine)
     stack.stop("worker-1", sig=signal.SIGKILL)
     stack.worker("worker-2")
     got = receiver.wait_for(2, timeout=30)  # after the 6 s lease expired

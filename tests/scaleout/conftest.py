@@ -4,7 +4,8 @@ once per session (only when a test asks for them), and a real gunicorn api.
 * ``pgbouncer``: transaction pooling in front of the test database's PostgreSQL; its sessions
   log in as ``loyalty_pool`` so that ``pg_stat_activity`` tells them from direct ones.
 * ``redis_sentinel``: a Sentinel monitoring the suite's throwaway Redis (``REDIS_URL``).
-* ``rabbitmq``: a throwaway RabbitMQ node.
+* ``rabbitmq`` (from ``tests/fixtures/brokers.py``, shared with the delivery tests): a throwaway
+  RabbitMQ node.
 * ``api``: ``start(**env)`` runs gunicorn with the ``stack`` environment plus ``env``.
 """
 
@@ -24,12 +25,18 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-import psycopg
 import pytest
 from django.db import connection
 
 from tests.fixtures.processes import Stack
-from tests.scaleout.servers import PgBouncer, RabbitMQ, RedisSentinel, SentinelGroup, free_port
+from tests.scaleout.servers import (
+    PgBouncer,
+    RedisSentinel,
+    SentinelGroup,
+    free_port,
+    pg_direct,
+    pgbouncer_in_front,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,18 +49,6 @@ def scaleout_dir() -> Iterator[Path]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _direct(dbname: str | None = None) -> psycopg.Connection[Any]:
-    s = connection.settings_dict
-    return psycopg.connect(
-        host=s["HOST"],
-        port=s["PORT"],
-        user=s["USER"],
-        password=s["PASSWORD"],
-        dbname=dbname or s["NAME"],
-        autocommit=True,
-    )
-
-
 def sessions(**where: str) -> list[dict[str, str]]:
     """Backends of the test database (``usename``, ``application_name``, last ``query``) that
     match ``where`` (column=value)."""
@@ -63,35 +58,16 @@ def sessions(**where: str) -> list[dict[str, str]]:
         assert column in ("usename", "application_name", "query")
         sql += f" AND {column} = %s"
         args.append(where[column])
-    with _direct() as conn:
+    with pg_direct(connection.settings_dict) as conn:
         rows = conn.execute(sql, args).fetchall()
     return [{"usename": u, "application_name": a, "query": q} for u, a, q in rows]
 
 
 @pytest.fixture(scope="session")
-def pgbouncer(
-    django_db_setup: Any, django_db_blocker: Any, scaleout_dir: Path
-) -> Iterator[PgBouncer]:
+def pgbouncer(django_db_setup: Any, scaleout_dir: Path) -> Iterator[PgBouncer]:
     """Depends on ``django_db_setup`` so that it stops before the test database is dropped."""
-    s = connection.settings_dict
-    pool_user = PgBouncer.server_user
-    with django_db_blocker.unblock(), _direct() as conn:
-        # Member of the owner of the tables: the same privileges, another name.
-        conn.execute(
-            f"DO $$ BEGIN CREATE ROLE {pool_user} LOGIN IN ROLE {s['USER']}; "
-            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-        )
-    bouncer = PgBouncer.start(
-        scaleout_dir / "pgbouncer", pg_host=s["HOST"], pg_port=int(s["PORT"]), admin=s["USER"]
-    )
-    yield bouncer
-    bouncer.stop()
-    with django_db_blocker.unblock():
-        deadline = time.monotonic() + 10
-        while sessions(usename=pool_user) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        with _direct() as conn:
-            conn.execute(f"DROP ROLE IF EXISTS {pool_user}")
+    with pgbouncer_in_front(connection.settings_dict, scaleout_dir / "pgbouncer") as bouncer:
+        yield bouncer
 
 
 @pytest.fixture(scope="session")
@@ -101,13 +77,6 @@ def redis_sentinel(scaleout_dir: Path) -> Iterator[RedisSentinel]:
     sentinel = RedisSentinel.start(scaleout_dir / "sentinel", redis_port=port)
     yield sentinel
     sentinel.stop()
-
-
-@pytest.fixture(scope="session")
-def rabbitmq(scaleout_dir: Path) -> Iterator[RabbitMQ]:
-    rabbit = RabbitMQ.start(scaleout_dir / "rabbitmq")
-    yield rabbit
-    rabbit.stop()
 
 
 @dataclass

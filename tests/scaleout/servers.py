@@ -1,103 +1,41 @@
-"""Throwaway PgBouncer, Redis Sentinel and RabbitMQ servers for the scale-out tests.
+"""Throwaway PgBouncer and Redis Sentinel servers for the scale-out tests (the RabbitMQ node,
+which tests outside this folder use too, is in ``tests/fixtures/brokers.py``).
 
 Each runs from its Debian package's binary (``make test`` installs the packages) on free loopback
 ports, with everything under one temporary folder, and is stopped by its fixture. As root,
-PgBouncer runs as the ``postgres`` user (it refuses root); RabbitMQ gets its own Erlang cookie and
-its own epmd port so that it shares nothing with other nodes on the machine.
+PgBouncer runs as the ``postgres`` user (it refuses root).
 """
 
 from __future__ import annotations
 
 import os
 import pwd
-import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-#: Longest wait for a server to accept connections (RabbitMQ boots in ~10 s on a busy machine).
-START_SECONDS = 60.0
+import psycopg
 
+from tests.fixtures.servers import Server, binary, free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def binary(name: str, *candidates: str) -> str:
-    """Path of a server binary, or a failure that says how to get it."""
-    for path in (shutil.which(name), *candidates):
-        if path and os.access(path, os.X_OK):
-            return path
-    raise AssertionError(f"{name} is not installed; `make test` installs it (apt-get)")
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-@dataclass
-class Server:
-    """One server process in its own session, its output in ``log``."""
-
-    name: str
-    dir: Path
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.log = self.dir / f"{self.name}.out"
-
-    def spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=self.dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, ready: object = None) -> None:
-        """Until the port accepts connections (and ``ready()`` is true, when given)."""
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited:\n{self.tail()}")
-            if _accepts(self.port) and (ready is None or ready()):  # type: ignore[operator]
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name} did not start in time:\n{self.tail()}")
-            time.sleep(0.1)
-
-    def tail(self) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-30:])
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+__all__ = [
+    "PgBouncer",
+    "RedisSentinel",
+    "RedisServer",
+    "SentinelGroup",
+    "Server",
+    "binary",
+    "free_port",
+    "pg_direct",
+    "pgbouncer_in_front",
+    "redis_users_probe",
+]
 
 
 def _owned_by_postgres(path: Path) -> None:
@@ -116,13 +54,15 @@ class PgBouncer(Server):
     server_user = "loyalty_pool"
 
     @classmethod
-    def start(cls, base: Path, *, pg_host: str, pg_port: int, admin: str) -> PgBouncer:
+    def start(
+        cls, base: Path, *, pg_host: str, pg_port: int, admin: str, server_user: str = ""
+    ) -> PgBouncer:
         base.mkdir(parents=True, exist_ok=True)
         bouncer = cls(name="pgbouncer", dir=base, port=free_port())
         (base / "userlist.txt").write_text(f'"{admin}" ""\n')
         (base / "pgbouncer.ini").write_text(
             f"""[databases]
-* = host={pg_host} port={pg_port} user={cls.server_user}
+* = host={pg_host} port={pg_port} user={server_user or cls.server_user}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -183,6 +123,47 @@ pidfile = {base}/pgbouncer.pid
         return [dict(zip(header, line.split("\t"), strict=False)) for line in lines[1:]]
 
 
+def pg_direct(db: Mapping[str, Any], dbname: str | None = None) -> psycopg.Connection[Any]:
+    """An autocommit connection straight to the PostgreSQL of Django database entry ``db``."""
+    return psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=dbname or db["NAME"],
+        autocommit=True,
+    )
+
+
+@contextmanager
+def pgbouncer_in_front(
+    db: Mapping[str, Any], base: Path, *, pool_user: str = PgBouncer.server_user
+) -> Iterator[PgBouncer]:
+    """A PgBouncer in front of the PostgreSQL of Django database entry ``db``, logging in there as
+    ``pool_user``: a role created first (a member of ``db``'s owner: the same privileges, another
+    name) and dropped once PgBouncer stopped and its sessions are gone."""
+    with pg_direct(db) as conn:
+        conn.execute(
+            f"DO $$ BEGIN CREATE ROLE {pool_user} LOGIN IN ROLE {db['USER']}; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)  # PgBouncer runs as the postgres user and must reach its folder
+    bouncer = PgBouncer.start(
+        base, pg_host=db["HOST"], pg_port=int(db["PORT"]), admin=db["USER"], server_user=pool_user
+    )
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+        with pg_direct(db) as conn:
+            deadline = time.monotonic() + 10
+            alive = "SELECT count(*) FROM pg_stat_activity WHERE usename = %s"
+            while conn.execute(alive, [pool_user]).fetchone()[0] and time.monotonic() < deadline:  # type: ignore[index]
+                time.sleep(0.1)
+            conn.execute(f"DROP ROLE IF EXISTS {pool_user}")
+
+
 class RedisSentinel(Server):
     """One Redis Sentinel monitoring one Redis as master ``master``."""
 
@@ -216,96 +197,6 @@ sentinel down-after-milliseconds {cls.master} 5000
         except redis.RedisError:
             return None
         return (answer[0], int(answer[1])) if answer else None
-
-
-class RabbitMQ(Server):
-    """A throwaway RabbitMQ node: its own node name, ports, cookie, data and logs under ``dir``."""
-
-    epmd_port: int = 0
-    env: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def start(cls, base: Path) -> RabbitMQ:
-        base.mkdir(parents=True, exist_ok=True)
-        rabbit = cls(name="rabbitmq", dir=base, port=free_port())
-        rabbit.epmd_port = free_port()
-        cookie = base / ".erlang.cookie"
-        cookie.write_text(secrets.token_hex(20).upper())
-        cookie.chmod(0o400)
-        (base / "enabled_plugins").write_text("[].\n")
-        (base / "rabbitmq.conf").write_text("loopback_users.guest = true\n")
-        (base / "rabbitmq-env.conf").write_text("")
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "C.UTF-8",
-            "HOME": str(base),  # the Erlang cookie is read from $HOME
-            "RABBITMQ_NODENAME": f"loyalty-test-{secrets.token_hex(4)}@localhost",
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(rabbit.port),
-            "RABBITMQ_DIST_PORT": str(free_port()),
-            "ERL_EPMD_PORT": str(rabbit.epmd_port),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(base / "log"),
-            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
-            "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
-            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
-            # Erlang distribution on loopback only.
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-        }
-        binary("rabbitmq-server", "/usr/sbin/rabbitmq-server")  # the package is there
-        # Debian's /usr/sbin/rabbitmq-server is a wrapper that switches to the rabbitmq user and
-        # its folders; the script behind it runs the node as it is told.
-        real = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-        assert real.exists(), f"{real} not found (rabbitmq-server package layout changed?)"
-        rabbit.env = env
-        rabbit.spawn([str(real)], env=env)
-        rabbit.wait_ready(rabbit._amqp_ready)
-        return rabbit
-
-    def restart(self) -> None:
-        """Stop the node (SIGTERM: a clean shutdown) and start it again on the same node name,
-        ports and data: durable queues and persistent messages survive."""
-        self.stop()
-        self.spawn([str(Path("/usr/lib/rabbitmq/bin/rabbitmq-server"))], env=self.env)
-        self.wait_ready(self._amqp_ready)
-
-    @property
-    def url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
-
-    def _amqp_ready(self) -> bool:
-        import pika
-
-        try:
-            pika.BlockingConnection(pika.URLParameters(self.url + "?socket_timeout=2")).close()
-        except pika.exceptions.AMQPError:
-            return False
-        return True
-
-    def queue_messages(self, queue: str) -> int:
-        """Messages ready in ``queue`` (fails when RabbitMQ has no such queue)."""
-        import pika
-
-        connection = pika.BlockingConnection(pika.URLParameters(self.url))
-        try:
-            declared = connection.channel().queue_declare(queue, passive=True)
-            return int(declared.method.message_count)
-        finally:
-            connection.close()
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        super().stop(sig)
-        # The node started its own epmd on our port; it outlives the node unless told.
-        subprocess.run(
-            ["epmd", "-kill"],
-            env={**os.environ, "ERL_EPMD_PORT": str(self.epmd_port)},
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
 
 
 class RedisServer(Server):

@@ -18,13 +18,13 @@ from tests.fixtures.processes import wait_until
 pytestmark = pytest.mark.slow
 
 
-def test_worker_delivers_through_rabbitmq(stack, receiver, rabbitmq, transactional_db):
+@pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
+def test_worker_delivers_through_rabbitmq(stack, broker, receiver, rabbitmq, transactional_db):
     setup = make_merchant("Rabbit")
     endpoint, secret = webhook_endpoint_create(merchant=setup.merchant, url=receiver.url)
     customer = make_customer(setup.merchant)
-    through_rabbit = {"DRAMATIQ_BROKER_URL": rabbitmq.url}
-    stack.worker(**through_rabbit)
-    stack.relay(**through_rabbit)
+    stack.worker()
+    stack.relay()
     purchase = purchase_commit(
         merchant=setup.merchant,
         customer_id=customer.id,
