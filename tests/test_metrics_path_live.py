@@ -61,7 +61,7 @@ def test_worker_and_relay_figures_are_read_on_the_api(stack, receiver, api, shar
     stack.worker(METRICS_SHARED_DIR=str(shared_dir))
     stack.relay(METRICS_SHARED_DIR=str(shared_dir))
     make_customer(setup.merchant)  # customer.created -> one webhook delivery
-    receiver.wait_for(2)
+    receiver.wait_for(2, timeout=60)  # a Dramatiq worker boots in ~15 s on a busy machine
     wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 1)
 
     # Where runbook 000 reads them: curl <api>/metrics | grep outbound_429_total
