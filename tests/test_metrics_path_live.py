@@ -6,13 +6,8 @@ is killed."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from outbox.models import Delivery, DeliveryStatus
 from outbox.services import webhook_endpoint_create
 from tests.factories import make_customer, make_merchant
-from tests.fixtures.processes import child_database_url, wait_until
+from tests.fixtures.processes import api_env, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "live-metrics-token"
@@ -44,42 +39,9 @@ def shared_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def api(transactional_db, tmp_path: Path, shared_dir: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
-        "DATABASE_URL": child_database_url(),
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
-        "METRICS_TOKEN": TOKEN,
-        "METRICS_SHARED_DIR": str(shared_dir),
-        "LOG_LEVEL": "warning",
-    }
-    log = tmp_path / "gunicorn.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/live", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=20)
+def api(transactional_db, shared_dir: Path, gunicorn_server) -> str:
+    env = api_env(METRICS_TOKEN=TOKEN, METRICS_SHARED_DIR=str(shared_dir), LOG_LEVEL="warning")
+    return gunicorn_server(env, workers=2).url
 
 
 def scrape(api: str) -> str:
@@ -99,7 +61,7 @@ def test_worker_and_relay_figures_are_read_on_the_api(stack, receiver, api, shar
     stack.worker(METRICS_SHARED_DIR=str(shared_dir))
     stack.relay(METRICS_SHARED_DIR=str(shared_dir))
     make_customer(setup.merchant)  # customer.created -> one webhook delivery
-    receiver.wait_for(2)
+    receiver.wait_for(2, timeout=60)  # a Dramatiq worker boots in ~15 s on a busy machine
     wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 1)
 
     # Where runbook 000 reads them: curl <api>/metrics | grep outbound_429_total

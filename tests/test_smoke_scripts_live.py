@@ -4,21 +4,16 @@ Redis. Passing runs, and failing ones (wrong token, wrong key, a threshold excee
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from integrations.services import api_key_issue
 from loyalty.models import Customer
 from loyalty.services import customer_code_issue
 from tests.factories import make_customer, make_merchant
-from tests.fixtures.processes import child_database_url
+from tests.fixtures.processes import api_env
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS_TOKEN = "smoke-metrics-token"
@@ -27,41 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def live_api(transactional_db, tmp_path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
-        "DATABASE_URL": child_database_url(),
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
-        "METRICS_TOKEN": METRICS_TOKEN,
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-    }
-    log = tmp_path / "gunicorn.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+def live_api(transactional_db, tmp_path, gunicorn_server) -> str:
+    env = api_env(METRICS_TOKEN=METRICS_TOKEN, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
+    return gunicorn_server(env, workers=2, wait_path="/ready").url
 
 
 def run(script: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -7,22 +7,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from integrations.services import api_key_issue
 from loyalty.models import Purchase
 from tests.factories import make_customer, make_merchant
-from tests.fixtures.processes import child_database_url
+from tests.fixtures.processes import api_env
 
-from .conftest import REPO_ROOT, SCRIPTS, Result, run_script
+from .conftest import SCRIPTS, Result, run_script
 
 SCRIPT = "load-test.sh"
 #: "n=60 errors=0 (0.00%) rate=19.9/s of 20/s p50=3.1ms p95=7.0ms p99=9.5ms"
@@ -132,45 +126,12 @@ def test_missing_wrk_gives_one_line_with_the_install_command(tmp_path):
 
 
 @pytest.fixture
-def live_api(transactional_db, tmp_path) -> Iterator[str]:
+def live_api(transactional_db, tmp_path, gunicorn_server) -> str:
     """gunicorn with the production config on loopback, on the test database and Redis."""
     if shutil.which("wrk") is None:
         pytest.fail("wrk is not installed (make test installs it: apt-get install -y wrk)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
-        "DATABASE_URL": child_database_url(),
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-    }
-    log = tmp_path / "gunicorn.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    env = api_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
+    return gunicorn_server(env, workers=2, wait_path="/ready").url
 
 
 LOOSE = {
