@@ -88,7 +88,7 @@ class PortalStrictSerializerSchema(OpenApiSerializerExtension):
     Named by its dotted path (no import: interfaces never import each other); the schema is
     one document, and this module holds what it states beyond the serializers."""
 
-    target_class = "portal.apis._Strict"
+    target_class = "portal.apis.base.Strict"
     match_subclasses = True
 
     def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:

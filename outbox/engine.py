@@ -36,6 +36,12 @@ Successors are released at completion: the transaction that ends a try of an ord
 notify_on_commit`), so the relay claims the stream's next delivery as soon as this one commits,
 instead of at its next poll. The relay still decides what is claimable (one in flight per
 stream, commit order, pauses, circuits); the worker only says "look again".
+
+One slow endpoint never delays the others: sends to one endpoint take at most
+``ENDPOINT_CONCURRENCY`` of a process's send threads (:class:`EndpointLanes`; the rest of its
+deliveries wait outside the pool and are deferred, untried, when a try ahead of them fails
+slowly), and a batch is recorded as its sends finish, so its fast deliveries commit while a slow
+one is still waiting for its receiver.
 """
 
 from __future__ import annotations
@@ -44,8 +50,8 @@ import logging
 import threading
 import time
 import uuid
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict, deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -181,6 +187,107 @@ def _send_one_traced(delivery: Delivery, transport: Transport) -> Result:
     )
 
 
+#: Sends to one webhook endpoint in flight at once in one worker process. The rest of a batch's
+#: deliveries to it wait their turn outside the send pool, so a slow or hanging receiver holds at
+#: most this many of the pool's threads (``SEND_CONCURRENCY``) and the others go on serving every
+#: other endpoint (issue 11: one slow endpoint never delays the others).
+ENDPOINT_CONCURRENCY = 8
+#: A failed try that took at least this long (a timeout, a receiver that answers an error after
+#: seconds) sends its endpoint's deliveries still waiting for a turn back to pending at once
+#: (``Deferred`` for ``SLOW_RETRY_SECONDS``: no attempt, no failure counted) instead of each one
+#: waiting out its own timeout. The tries that did fail count towards the endpoint's circuit,
+#: which then stops the claims in every process; a delivery that finds the lane free is always
+#: sent (it probes the endpoint), so a single delivery keeps its retry schedule.
+SLOW_FAILURE_SECONDS = 1.0
+SLOW_RETRY_SECONDS = 10.0
+#: While a batch still has sends in flight, what has finished is recorded this often, so the
+#: fast deliveries of a batch are not held back by its slowest one.
+RECORD_EVERY_SECONDS = 0.25
+
+_Waiting = tuple[Delivery, "Transport", "Future[Result]"]
+
+
+class EndpointLanes:
+    """Admission of webhook sends to the send pool, per endpoint, for the whole process.
+
+    :meth:`submit` answers a future of the try's :class:`Result` at once; the send starts when the
+    endpoint has fewer than ``ENDPOINT_CONCURRENCY`` sends running, otherwise it queues behind
+    them (first in, first out) and is started by the send that finishes, or deferred if that
+    send failed slowly. Telegram deliveries (no endpoint) go straight to their pool: the rate
+    limiter paces them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[Any, int] = defaultdict(int)
+        self._waiting: dict[Any, deque[_Waiting]] = {}
+
+    def submit(self, delivery: Delivery, transport: Transport) -> Future[Result]:
+        key = delivery.endpoint_id if delivery.channel == Channel.WEBHOOK else None
+        if key is None:
+            return send_pool(delivery.channel).submit(_send_one, delivery, transport)
+        outer: Future[Result] = Future()
+        with self._lock:
+            start = self._running[key] < ENDPOINT_CONCURRENCY
+            if start:
+                self._running[key] += 1
+            else:
+                self._waiting.setdefault(key, deque()).append((delivery, transport, outer))
+        if start:
+            self._start(key, delivery, transport, outer)
+        return outer
+
+    def _start(
+        self, key: Any, delivery: Delivery, transport: Transport, outer: Future[Result]
+    ) -> None:
+        inner = send_pool(delivery.channel).submit(_send_one, delivery, transport)
+        inner.add_done_callback(lambda done: self._finished(key, done, outer))
+
+    def _finished(self, key: Any, done: Future[Result], outer: Future[Result]) -> None:
+        exc = done.exception()
+        result = None if exc is not None else done.result()
+        slow = result is not None and (
+            result.error is not None
+            and not isinstance(result.error, Deferred)
+            and result.duration_ms >= SLOW_FAILURE_SECONDS * 1000
+        )
+        flushed: list[_Waiting] = []
+        nxt: _Waiting | None = None
+        with self._lock:
+            queue = self._waiting.get(key)
+            if queue and slow:
+                flushed, queue = list(queue), None
+                self._waiting.pop(key, None)
+            if queue:
+                nxt = queue.popleft()  # the turn passes on: the running count stays
+            else:
+                self._waiting.pop(key, None)
+                self._running[key] -= 1
+                if not self._running[key]:
+                    del self._running[key]
+        if exc is not None:  # _send_one catches everything; kept so a waiter never hangs
+            outer.set_exception(exc)
+        else:
+            assert result is not None
+            outer.set_result(result)
+        for delivery, transport, waiter in flushed:
+            waiter.set_result(_slow_deferred(delivery, transport))
+        if nxt is not None:
+            self._start(key, *nxt)
+
+
+def _slow_deferred(delivery: Delivery, transport: Transport) -> Result:
+    return Result(
+        delivery,
+        transport.provider,
+        error=Deferred("endpoint_slow", retry_after=SLOW_RETRY_SECONDS),
+        started_at=datetime.now(UTC),
+    )
+
+
+lanes = EndpointLanes()
+
+
 #: An ordered webhook stream: (endpoint id, customer id).
 Stream = tuple[Any, Any]
 
@@ -242,9 +349,14 @@ def deliveries_process(
         # Each dead row releases its stream's next delivery (which dies the same way).
         wakeup.notify_on_commit()
 
-    futures = [send_pool(d.channel).submit(_send_one, d, transport_for(d.channel)) for d in to_send]
-    results = [future.result() for future in futures]
-    _record(results, token=token, counts=counts, released=released)
+    pending: set[Future[Result]] = {lanes.submit(d, transport_for(d.channel)) for d in to_send}
+    while pending:
+        done, pending = wait(pending, timeout=RECORD_EVERY_SECONDS, return_when=FIRST_COMPLETED)
+        if pending:  # gather what else finishes within the interval, then record it together
+            more, pending = wait(pending, timeout=RECORD_EVERY_SECONDS)
+            done |= more
+        if done:
+            _record([f.result() for f in done], token=token, counts=counts, released=released)
     return dict(counts)
 
 

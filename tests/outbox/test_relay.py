@@ -137,3 +137,60 @@ def test_breaker_opens_after_consecutive_failures_and_a_success_closes_it(
     endpoint.refresh_from_db()
     assert (endpoint.consecutive_failures, endpoint.failing_since) == (0, None)
     assert len(deliveries_claim(batch=100, lease_seconds=30).ids) == BREAKER_THRESHOLD - 1
+
+
+def test_retention_keeps_an_event_that_still_has_a_delivery_to_make(
+    merchant, endpoint, monkeypatch
+):
+    """The purge goes chunk by chunk; an event leaves with its last delivery, a dead delivery
+    stays (replayable) while its old attempts go, an event that never had a target goes."""
+    import outbox.jobs
+
+    monkeypatch.setattr(outbox.jobs, "PURGE_CHUNK", 2)
+    for _ in range(5):
+        make_customer(merchant)
+    rows = list(Delivery.objects.order_by("id"))
+    long_ago = timezone.now() - timedelta(days=30)
+    delivered, dead, shared = rows[:3], rows[3], rows[4]
+    Delivery.objects.filter(id__in=[d.id for d in delivered]).update(
+        status=DeliveryStatus.DELIVERED, updated_at=long_ago
+    )
+    Delivery.objects.filter(id=dead.id).update(status=DeliveryStatus.DEAD, updated_at=long_ago)
+    for d in rows:
+        Attempt.objects.create(delivery_id=d.id, started_at=long_ago, duration_ms=5)
+    # A second target of the first event, still pending: the event must stay for it.
+    Delivery.objects.create(
+        event_id=delivered[0].event_id,
+        merchant=merchant,
+        channel="telegram",
+        telegram_chat_id=42,
+        next_attempt_at=timezone.now(),
+    )
+    orphan = OutboxEvent.objects.create(merchant=merchant, event_type="points.adjusted", payload={})
+    OutboxEvent.objects.filter(id__in=[orphan.id, shared.event_id]).update(created_at=long_ago)
+    Delivery.objects.filter(id=shared.id).delete()  # its event now has no delivery at all
+
+    assert retention_purge(older_than=timedelta(days=14)) == 3
+    assert not Delivery.objects.filter(id__in=[d.id for d in delivered]).exists()
+    assert Delivery.objects.filter(id=dead.id, status=DeliveryStatus.DEAD).exists()
+    assert not Attempt.objects.filter(started_at__lt=timezone.now() - timedelta(days=14)).exists()
+    assert OutboxEvent.objects.filter(id=delivered[0].event_id).exists()
+    assert not OutboxEvent.objects.filter(id__in=[delivered[1].event_id, delivered[2].event_id])
+    assert not OutboxEvent.objects.filter(id__in=[orphan.id, shared.event_id]).exists()
+    assert OutboxEvent.objects.filter(id=dead.event_id).exists()
+
+
+def test_retention_stops_at_its_budget_and_goes_on_at_the_next_run(merchant, endpoint, monkeypatch):
+    import outbox.jobs
+
+    monkeypatch.setattr(outbox.jobs, "PURGE_CHUNK", 1)
+    for _ in range(3):
+        make_customer(merchant)
+    Delivery.objects.update(
+        status=DeliveryStatus.DELIVERED, updated_at=timezone.now() - timedelta(days=30)
+    )
+    assert retention_purge(older_than=timedelta(days=14), budget_seconds=0) == 1
+    assert Delivery.objects.count() == 2
+    assert retention_purge(older_than=timedelta(days=14)) == 2
+    assert not Delivery.objects.exists()
+    assert not OutboxEvent.objects.exists()

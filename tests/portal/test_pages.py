@@ -8,7 +8,7 @@ from django.test import Client
 
 from portal.models import PortalSession
 from portal.services.throttle import ACCOUNT_FAILURES
-from portal.views import ACCESS_COOKIE, REFRESH_COOKIE
+from portal.views.base import ACCESS_COOKIE, REFRESH_COOKIE
 from tests.portal.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,183 @@
+"""Webhook endpoints, the delivery log, one delivery, replays."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from core.errors import ApplicationError, NotFound
+from outbox.models import DeliveryStatus
+from outbox.services import WEBHOOK_EVENT_TYPES
+from portal.errors import Forbidden
+from portal.models import StaffUser
+from portal.selectors import (
+    delivery_detail,
+    delivery_search,
+    endpoint_list,
+    endpoint_paused,
+    page_after,
+)
+from portal.services import (
+    deliveries_replay,
+    endpoint_create,
+    endpoint_pause,
+    endpoint_resume,
+    endpoint_secret_rotate,
+)
+from portal.views.base import action, day, moment, page_context, problem_text, staff_page
+
+
+@staff_page
+def webhooks_page(request: HttpRequest) -> HttpResponse:
+    user: StaffUser = request.staff  # type: ignore[attr-defined]
+    error = None
+    secret = None
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        eid = request.POST.get("endpoint_id", "")
+        if op == "create":
+            try:
+                _endpoint, secret = endpoint_create(
+                    by=user,
+                    url=request.POST.get("url", "")[:2000],
+                    event_types=request.POST.getlist("event_types"),
+                    ordered=request.POST.get("ordered") == "on",
+                )
+            except Forbidden:
+                raise
+            except ApplicationError as exc:
+                error = problem_text(exc)
+        elif op == "pause":
+            error = action(
+                request,
+                lambda: endpoint_pause(
+                    by=user, endpoint_id=eid, reason=request.POST.get("reason", "")[:300]
+                ),
+                _("Endpoint paused."),
+            )
+        elif op == "resume":
+            error = action(
+                request, lambda: endpoint_resume(by=user, endpoint_id=eid), _("Endpoint resumed.")
+            )
+        elif op == "rotate":
+            try:
+                secret = endpoint_secret_rotate(by=user, endpoint_id=eid)
+            except Forbidden:
+                raise
+            except ApplicationError as exc:
+                error = problem_text(exc)
+        if error is None and secret is None:
+            return HttpResponseRedirect(request.path)
+    endpoints = [
+        (e, endpoint_paused(endpoint_id=e.id)) for e in endpoint_list(merchant_id=user.merchant_id)
+    ]
+    return render(
+        request,
+        "portal/webhooks.html",
+        # A secret is shown in this one answer only (never stored in clear, never again).
+        page_context(
+            request,
+            endpoints=endpoints,
+            error=error,
+            secret=secret,
+            event_types=sorted(WEBHOOK_EVENT_TYPES),
+            nav="webhooks",
+        ),
+        status=400 if error else 200,
+    )
+
+
+@staff_page
+def deliveries_page(request: HttpRequest) -> HttpResponse:
+    user: StaffUser = request.staff  # type: ignore[attr-defined]
+    form = {
+        k: request.GET.get(k, "")[:100]
+        for k in ("endpoint_id", "status", "event_type", "since", "until")
+    }
+    error = None
+    rows: list[Any] = []
+    nxt = None
+    if request.method == "POST":
+        error = action(
+            request,
+            lambda: deliveries_replay(
+                by=user,
+                endpoint_id=request.POST.get("endpoint_id") or None,
+                since=moment(request.POST.get("since", ""), "since"),
+                until=moment(request.POST.get("until", ""), "until"),
+            ),
+            _("Failed deliveries in the window queued again."),
+        )
+        if error is None:
+            return HttpResponseRedirect(request.get_full_path())
+    try:
+        cursor = request.GET.get("cursor", "")
+        rows, nxt = page_after(
+            delivery_search(
+                merchant_id=user.merchant_id,
+                endpoint_id=form["endpoint_id"] or None,
+                status=form["status"] if form["status"] in DeliveryStatus.values else "",
+                event_type=form["event_type"],
+                since=day(form["since"], "since"),
+                until=day(form["until"], "until"),
+            ),
+            cursor=int(cursor) if cursor.isdigit() and len(cursor) < 19 else None,
+        )
+    except ApplicationError as exc:
+        error = problem_text(exc)
+    return render(
+        request,
+        "portal/deliveries.html",
+        page_context(
+            request,
+            deliveries=rows,
+            form=form,
+            error=error,
+            next_cursor=nxt,
+            query=urlencode({k: v for k, v in form.items() if v}),
+            statuses=DeliveryStatus.values,
+            event_types=sorted(WEBHOOK_EVENT_TYPES),
+            endpoints=endpoint_list(merchant_id=user.merchant_id),
+            nav="webhooks",
+        ),
+        status=400 if error else 200,
+    )
+
+
+@staff_page
+def delivery_page(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    user: StaffUser = request.staff  # type: ignore[attr-defined]
+    error = None
+    if request.method == "POST":
+        error = action(
+            request,
+            lambda: (
+                delivery_detail(merchant_id=user.merchant_id, delivery_id=delivery_id),
+                deliveries_replay(by=user, delivery_id=delivery_id),
+            ),
+            _("Delivery queued again."),
+        )
+        if error is None:
+            return HttpResponseRedirect(request.path)
+    try:
+        detail = delivery_detail(merchant_id=user.merchant_id, delivery_id=delivery_id)
+    except NotFound as exc:
+        return render(
+            request, "portal/error.html", page_context(request, message=exc.detail), status=404
+        )
+    return render(
+        request,
+        "portal/delivery.html",
+        page_context(
+            request,
+            d=detail,
+            error=error,
+            payload=json.dumps(detail["payload"], indent=2, ensure_ascii=False),
+            nav="webhooks",
+        ),
+    )
