@@ -237,3 +237,23 @@ def test_alerts_page_links_and_saves_for_writers_only(staff, other_staff, as_man
     assert page.status_code == 200 and b"link-code-form" not in page.content
     assert viewer.post("/portal/alerts", {"op": "link_code"}).status_code == 403
     assert EndpointAlert.objects.get(endpoint_id=eid).failing_minutes == 30
+
+
+def test_the_alerts_page_speaks_russian(staff):
+    client = Client()
+    page_login(client, staff.owner.email)
+    client.post("/portal/language", {"language": "ru", "next": "/portal/alerts"})
+    page = client.get("/portal/alerts").content.decode()
+    assert "Оповещения" in page and "Получить код привязки" in page
+
+
+def test_alert_text_follows_the_language_of_whoever_set_it():
+    from notifications.texts import notification_text
+
+    data = {"endpoint_url": "https://x.test/h", "condition": "failing", "minutes": 12}
+    assert notification_text(ENDPOINT_ALERT, {**data, "language": "ru"}, "").startswith(
+        "Вебхук https://x.test/h не принимает события уже 12 мин."
+    )
+    assert notification_text(ENDPOINT_ALERT, {**data, "language": "en"}, "") == (
+        "Webhook https://x.test/h has been failing for 12 min. Check your receiver."
+    )
