@@ -45,9 +45,10 @@ def _code_hash(code: str) -> str:
 def merchant_link_code_issue(
     *, merchant: Merchant, now: datetime | None = None
 ) -> tuple[str, datetime]:
-    """A fresh code and its expiry; the merchant's earlier unused codes stop working."""
+    """A fresh code and its expiry; the merchant's earlier codes stop working (and are
+    deleted, used ones too: they serve no purpose, so a merchant has one row at most)."""
     now = now or timezone.now()
-    MerchantChatLinkCode.objects.filter(merchant=merchant, used_at=None).delete()
+    MerchantChatLinkCode.objects.filter(merchant=merchant).delete()
     code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
     expires = now + LINK_CODE_TTL
     MerchantChatLinkCode.objects.create(

@@ -14,11 +14,10 @@ from core.openapi import problems
 from notifications.merchant_chats import merchant_link_deep_link
 from portal.apis.base import PortalApi, Strict
 from portal.authentication import client_address
-from portal.models import EndpointAlert
-from portal.selectors import endpoint_get
 from portal.services.alerts import (
     FAILING_MINUTES_MAX,
     alert_settings,
+    endpoint_alert_get,
     endpoint_alert_set,
     merchant_chat_linked,
     portal_telegram_link_code_issue,
@@ -103,8 +102,9 @@ class PortalEndpointAlertApi(PortalApi):
         description="The endpoint's alert (both off when never set).",
     )
     def get(self, request: Request, endpoint_id: uuid.UUID) -> Response:
-        endpoint = endpoint_get(merchant_id=self.staff.merchant_id, endpoint_id=endpoint_id)
-        return Response(alert_settings(EndpointAlert.objects.filter(endpoint=endpoint).first()))
+        return Response(
+            endpoint_alert_get(merchant_id=self.staff.merchant_id, endpoint_id=endpoint_id)
+        )
 
     @extend_schema(
         request=AlertIn,

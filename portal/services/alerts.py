@@ -78,6 +78,12 @@ def alert_settings(alert: EndpointAlert | None) -> dict[str, Any]:
     }
 
 
+def endpoint_alert_get(*, merchant_id: Any, endpoint_id: Any) -> dict[str, Any]:
+    """One of the merchant's endpoints' alert settings; NotFound for anyone else's."""
+    endpoint = endpoint_get(merchant_id=merchant_id, endpoint_id=endpoint_id)
+    return alert_settings(EndpointAlert.objects.filter(endpoint=endpoint).first())
+
+
 def endpoint_alert_rows(*, merchant_id: Any) -> list[dict[str, Any]]:
     """Each of the merchant's endpoints with its alert settings (the Alerts page)."""
     alerts = {a.endpoint_id: a for a in EndpointAlert.objects.filter(merchant_id=merchant_id)}

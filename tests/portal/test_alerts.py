@@ -257,3 +257,10 @@ def test_alert_text_follows_the_language_of_whoever_set_it():
     assert notification_text(ENDPOINT_ALERT, {**data, "language": "en"}, "") == (
         "Webhook https://x.test/h has been failing for 12 min. Check your receiver."
     )
+
+
+def test_the_check_is_one_of_the_relays_periodic_jobs():
+    from core.jobs import periodic_jobs
+
+    (job,) = [j for j in periodic_jobs() if j.name == "portal_endpoint_alerts_check"]
+    assert job.run is endpoint_alerts_check and job.every_seconds == 60
