@@ -88,6 +88,12 @@ def merchant_chat_unlink(*, merchant_id: Any) -> bool:
     )
 
 
+def merchant_chat_gone(*, chat_id: int) -> int:
+    """The chat blocked the bot (403): merchants linked to it forget it, so their alerts wait
+    for a new link instead of dying one by one. Returns how many merchants were unlinked."""
+    return Merchant.objects.filter(telegram_chat_id=chat_id).update(telegram_chat_id=None)
+
+
 def merchant_link_deep_link(*, code: str) -> str | None:
     """``https://t.me/<bot>?start=m-<code>``, or None when the bot cannot be asked its name
     (no token, Telegram unreachable): the ``/merchant <code>`` command works without it."""

@@ -6,6 +6,7 @@ and worker deliver it to the fake Bot API over HTTP, counted and attempted like 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -94,3 +95,42 @@ def test_dead_delivery_alert_reaches_the_merchant_chat_once(
     assert Attempt.objects.filter(delivery=alerts.get(), status_code=200).count() == 1
     assert endpoint_alerts_check() == 0  # cooldown: nothing new while the delivery stays dead
     assert len(fake_api.messages(chat_id=CHAT)) == 2
+
+
+def test_a_chat_that_blocked_the_bot_is_forgotten_and_alerts_wait(
+    setup, bot_settings, fake_api, receiver, settings
+) -> None:
+    from django.utils import timezone
+
+    from loyalty.models import Merchant
+    from notifications.merchant_chats import merchant_chat_link, merchant_link_code_issue
+    from portal.services.alerts import endpoint_alert_set
+    from tests.portal.conftest import deliver_due
+
+    settings.OUTBOX_RETRY_SCHEDULE = [0]
+    receiver.respond = lambda req, n: (500, {}, b"down", 0)
+    staff = make_staff(setup.merchant)
+    code, _ = merchant_link_code_issue(merchant=setup.merchant)
+    assert merchant_chat_link(code=code, chat_id=CHAT) is not None
+    manager = signed_in(staff.manager)
+    eid = manager.post(
+        "/api/portal/v1/webhooks/endpoints",
+        {"url": receiver.url, "event_types": ["purchase.committed"], "ordered": False},
+        format="json",
+    ).json()["id"]
+    endpoint_alert_set(by=staff.manager, endpoint_id=eid, failing_minutes=1, on_dead=False)
+    purchase_commit(
+        merchant=setup.merchant,
+        customer_id=make_customer(setup.merchant).id,
+        amount_minor=5_00,
+        order_id="B-1",
+        outlet_id=setup.outlet.id,
+    )
+    assert deliver_due() == 1  # the webhook: 500, the endpoint is failing
+    fake_api.block_chat(CHAT)
+    assert endpoint_alerts_check(now=timezone.now() + timedelta(minutes=2)) == 1
+    assert deliver_due() == 1  # the alert: 403 blocked
+    alert = Delivery.objects.get(channel=Channel.TELEGRAM, event__event_type=ENDPOINT_ALERT)
+    assert alert.status == DeliveryStatus.DEAD
+    assert Merchant.objects.get(id=setup.merchant.id).telegram_chat_id is None
+    assert fake_api.messages(chat_id=CHAT) == []
