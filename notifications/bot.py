@@ -16,6 +16,11 @@ Linking a card
     registered when new (:func:`loyalty.services.customer_telegram_link`, which also writes
     ``customer.telegram_linked`` to the outbox, so the customer gets a welcome notification).
 
+Linking a merchant's own chat (webhook alerts)
+    The portal shows staff a one-time code (:mod:`notifications.merchant_chats`); ``/merchant
+    <code>`` or the deep link ``?start=m-<code>`` links the chat to that merchant for the alerts
+    merchants set on their endpoints. A wrong, used or expired code changes nothing.
+
 Commands
     ``/balance`` points, tier, pending points and points expiring soon, per linked card;
     ``/code`` a fresh one-time code per linked card (short-lived, single use) for the register;
@@ -67,6 +72,7 @@ from loyalty.services import (
     customer_telegram_unlink,
     points_expiring_soon,
 )
+from notifications.merchant_chats import DEEP_LINK_PREFIX, merchant_chat_link
 from notifications.selectors import (
     customers_linked_to_chat,
     link_request_get,
@@ -100,7 +106,7 @@ def _parsing_bot(token: str | None, base_url: str) -> Bot | None:
 
 
 #: Commands that write (refused in read-only mode); a shared contact writes as well.
-WRITING_COMMANDS = frozenset({"/start", "/code", "/stop"})
+WRITING_COMMANDS = frozenset({"/start", "/code", "/stop", "/merchant"})
 
 
 def _site_modes() -> tuple[bool, bool]:
@@ -164,6 +170,8 @@ def _on_start(chat_id: int, user: User, argument: str, language: str) -> Reply:
     if not argument:
         return _help(chat_id, language)
     merchant = merchant_get_by_start_payload(payload=argument)
+    if merchant is None and argument.startswith(DEEP_LINK_PREFIX):
+        return _on_merchant(chat_id, user, argument.removeprefix(DEEP_LINK_PREFIX), language)
     if merchant is None:
         return Reply(chat_id, reply_text("link_unknown", language))
     if any(c.merchant_id == merchant.id for c in customers_linked_to_chat(chat_id=chat_id)):
@@ -264,10 +272,18 @@ def _on_stop(chat_id: int, user: User, argument: str, language: str) -> Reply:
     return Reply(chat_id, reply_text("stopped", language), ReplyKeyboardRemove().to_dict())
 
 
+def _on_merchant(chat_id: int, user: User, argument: str, language: str) -> Reply:
+    merchant = merchant_chat_link(code=argument, chat_id=chat_id) if argument else None
+    if merchant is None:
+        return Reply(chat_id, reply_text("merchant_code_bad", language))
+    return Reply(chat_id, reply_text("merchant_linked", language, merchant=merchant.name))
+
+
 _COMMANDS: dict[str, Callable[[int, User, str, str], Reply]] = {
     "/start": _on_start,
     "/balance": _on_balance,
     "/code": _on_code,
     "/stop": _on_stop,
     "/help": _on_help,
+    "/merchant": _on_merchant,
 }

@@ -56,3 +56,17 @@ class TelegramLinkRequest(models.Model):
 
     def __str__(self) -> str:
         return f"chat {self.chat_id} -> {self.merchant_id}"
+
+
+class MerchantChatLinkCode(models.Model):
+    """A one-time code the portal showed; sent to the bot (``/merchant <code>`` or the deep link
+    ``?start=m-<code>``) it links that chat to the merchant (``Merchant.telegram_chat_id``).
+    Stored only as a keyed hash."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"link code of {self.merchant_id}"

@@ -130,6 +130,26 @@ def _telegram_linked(data: dict[str, Any], lang: Language) -> str:
     )
 
 
+def _endpoint_alert(data: dict[str, Any], lang: Language) -> str:
+    """A merchant's alert on their own endpoint (``outbox.chat_messages``). Not a customer's
+    message: the transport knows no customer language, so the alert carries the language of the
+    staff member who set it."""
+    lang = language_of(data.get("language") or lang)
+    url, condition = data.get("endpoint_url", ""), data.get("condition", "")
+    if condition == "failing":
+        minutes = int(data.get("minutes", 0))
+        if lang == "ru":
+            return f"Вебхук {url} не принимает события уже {minutes} мин. Проверьте приёмник."
+        return f"Webhook {url} has been failing for {minutes} min. Check your receiver."
+    dead = int(data.get("dead", 0))
+    if lang == "ru":
+        return (
+            f"Вебхук {url}: недоставленных событий (dead): {dead}. "
+            "Их можно отправить заново в портале."
+        )
+    return f"Webhook {url}: {dead} dead deliveries. Replay them from the portal."
+
+
 _NOTIFICATIONS: dict[str, Callable[[dict[str, Any], Language], str]] = {
     "purchase.committed": _purchase_committed,
     "purchase.refunded": _purchase_refunded,
@@ -137,6 +157,7 @@ _NOTIFICATIONS: dict[str, Callable[[dict[str, Any], Language], str]] = {
     "points.expired": _points_expired,
     "points.expiring_soon": _points_expiring_soon,
     "customer.telegram_linked": _telegram_linked,
+    "endpoint.alert": _endpoint_alert,
 }
 
 
@@ -148,6 +169,14 @@ def notification_text(event_type: str, data: dict[str, Any], language: str) -> s
 # --- bot replies ---------------------------------------------------------------------------
 
 _REPLIES: dict[str, dict[Language, str]] = {
+    "merchant_linked": {
+        "en": "Done: this chat now gets {merchant}'s webhook alerts.",
+        "ru": "Готово: этот чат будет получать оповещения {merchant} о вебхуках.",
+    },
+    "merchant_code_bad": {
+        "en": "That code is unknown, used or expired. Get a new one in the portal (Alerts).",
+        "ru": "Код неверный, уже использован или устарел. Получите новый в портале (Оповещения).",
+    },
     "help": {
         "en": (
             "Commands:\n/balance - your points\n/code - a one-time code for the register\n"

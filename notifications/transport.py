@@ -33,6 +33,7 @@ from loyalty.models import Customer
 from loyalty.services import customer_telegram_unlink
 from notifications import metrics
 from notifications.limiter import LimiterUnavailable, NoSlot, send_rate_limiter
+from notifications.merchant_chats import merchant_chat_gone
 from notifications.texts import notification_text
 from outbox.models import Delivery
 from outbox.transports import Deferred, PermanentError, Sent, Throttled, TransportError
@@ -101,9 +102,14 @@ def bot_message_send(
 
 
 def telegram_chat_gone(*, chat_id: int) -> None:
-    """The chat blocked the bot (403): its customers are marked blocked and get no deliveries."""
+    """The chat blocked the bot (403): its customers are marked blocked and get no deliveries;
+    a merchant whose alert chat it was forgets it."""
     blocked = customer_telegram_unlink(chat_id=chat_id, blocked=True)
-    logger.info("telegram chat blocked the bot", extra={"chat_id": chat_id, "customers": blocked})
+    merchants = merchant_chat_gone(chat_id=chat_id)
+    logger.info(
+        "telegram chat blocked the bot",
+        extra={"chat_id": chat_id, "customers": blocked, "merchants": merchants},
+    )
 
 
 def _send_deadline(delivery: Delivery) -> float:

@@ -118,3 +118,28 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency {self.key}"
+
+
+class EndpointAlert(models.Model):
+    """What a merchant wants to hear in their Telegram chat about one of their endpoints.
+
+    Two conditions, each optional: the endpoint has been failing (``failing_since``) for at least
+    ``failing_minutes``; it has dead deliveries. Each alerts once, then stays quiet until it
+    clears (the endpoint succeeds again; no dead delivery is left): ``*_alerted_at`` is that
+    cooldown state, set when the alert is recorded and emptied when the condition clears."""
+
+    endpoint = models.OneToOneField(
+        "outbox.WebhookEndpoint", on_delete=models.CASCADE, related_name="+"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    #: The portal language of whoever set the alert: the message is written in it.
+    language = models.CharField(max_length=10, blank=True, default="")
+    #: Empty: no "failing" alert.
+    failing_minutes = models.PositiveIntegerField(null=True, blank=True)
+    on_dead = models.BooleanField(default=False)
+    failing_alerted_at = models.DateTimeField(null=True, blank=True)
+    dead_alerted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"alert on {self.endpoint_id}"

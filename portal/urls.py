@@ -26,6 +26,17 @@ api_urlpatterns = [
         apis.staff.PortalStaffUpdateApi.as_view(),
         name="portal-staff-update",
     ),
+    path("telegram", apis.alerts.PortalTelegramLinkApi.as_view(), name="portal-telegram"),
+    path(
+        "telegram/link-code",
+        apis.alerts.PortalTelegramLinkCodeApi.as_view(),
+        name="portal-telegram-link-code",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/alert",
+        apis.alerts.PortalEndpointAlertApi.as_view(),
+        name="portal-endpoint-alert",
+    ),
     path("places/<str:kind>", apis.places.PortalPlaceListApi.as_view(), name="portal-places"),
     path(
         "places/<str:kind>/<uuid:place_id>",
@@ -118,6 +129,7 @@ page_urlpatterns = [
     path("webhooks", views.webhooks.webhooks_page, name="portal-webhooks-page"),
     path("api-keys", views.api_keys.api_keys_page, name="portal-api-keys-page"),
     path("staff", views.staff.staff_page_view, name="portal-staff-page"),
+    path("alerts", views.alerts.alerts_page, name="portal-alerts-page"),
     path("places", views.places.places_page, name="portal-places-page"),
     path("program", views.program.program_page, name="portal-program-page"),
     path("webhooks/deliveries", views.webhooks.deliveries_page, name="portal-deliveries-page"),

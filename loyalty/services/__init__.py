@@ -23,6 +23,7 @@ from loyalty.services.places import (
     place_create,
     place_deactivate,
     place_get,
+    place_reactivate,
     place_rename,
 )
 from loyalty.services.points import (
@@ -60,6 +61,7 @@ __all__ = [
     "place_create",
     "place_deactivate",
     "place_get",
+    "place_reactivate",
     "place_rename",
     "place_resolve",
     "points_adjust",

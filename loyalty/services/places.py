@@ -1,8 +1,14 @@
-"""Places: outlets, devices (registers) and managers: create, rename, deactivate.
+"""Places: outlets, devices (registers) and managers: create, rename, deactivate, reactivate.
 
 Every service is tenant-scoped: it takes the merchant and only touches that merchant's rows
 (another merchant's id is :class:`core.errors.NotFound`). Deactivated places stay in history;
 :func:`loyalty.services.place_resolve` refuses them for new purchases.
+
+Reactivation is the exact inverse of one deactivation, never a cascade: reactivating an outlet
+leaves its devices deactivated (they may have been switched off on purpose before the outlet
+was; the merchant brings back the ones they want), and a device cannot come back while its
+outlet is deactivated (it would take purchases at a closed outlet). A manager's outlet is only
+a label (purchases do not check it), so a manager comes back regardless of it.
 """
 
 from __future__ import annotations
@@ -105,4 +111,24 @@ def place_deactivate(*, merchant: Merchant, kind: str, place_id: Any) -> Outlet 
         Device.objects.filter(merchant=merchant, outlet_id=row.id, is_active=True).update(
             is_active=False
         )
+    return row
+
+
+@transaction.atomic
+def place_reactivate(*, merchant: Merchant, kind: str, place_id: Any) -> Outlet | Device | Manager:
+    """Reactivate (idempotent); never cascades. A device needs its outlet active first."""
+    row = place_get(merchant=merchant, kind=kind, place_id=place_id)
+    if row.is_active:
+        return row
+    if isinstance(row, Device):
+        # Locked with the device so the outlet cannot be deactivated between check and write.
+        outlet = Outlet.objects.select_for_update().get(id=row.outlet_id)
+        if not outlet.is_active:
+            msg = (
+                f"Device {row.name!r} belongs to the deactivated outlet {outlet.name!r}: "
+                "reactivate the outlet first."
+            )
+            raise ValidationFailed(msg, errors={"is_active": [msg]})
+    row.is_active = True
+    row.save(update_fields=["is_active"])
     return row

@@ -2,6 +2,7 @@
 the merchant's overview. Every page of ``/portal/`` is backed by one of these endpoints."""
 
 from portal.apis import (  # noqa: F401
+    alerts,
     api_keys,
     auth,
     base,

@@ -1,4 +1,4 @@
-"""Places: outlets, devices and managers (create, rename, deactivate)."""
+"""Places: outlets, devices and managers (create, rename, deactivate, reactivate)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from portal.selectors import (
 from portal.services import (
     portal_place_create,
     portal_place_deactivate,
+    portal_place_reactivate,
     portal_place_rename,
 )
 
@@ -68,7 +69,9 @@ class PlaceCreateIn(Strict):
 class PlaceUpdateIn(Strict):
     name = serializers.CharField(max_length=200, required=False)
     is_active = serializers.BooleanField(
-        required=False, help_text="Only false: a deactivated place cannot take new purchases."
+        required=False,
+        help_text="false: deactivate (no new purchases); true: reactivate (an outlet comes "
+        "back without its devices; a device only while its outlet is active).",
     )
 
 
@@ -107,8 +110,10 @@ class PortalPlaceUpdateApi(PortalApi):
         request=PlaceUpdateIn,
         responses={200: PlaceOut, **problems(404)},
         tags=["portal"],
-        description="Owners and managers: rename a place (``name``) or deactivate it "
-        "(``is_active: false``); it stays in history but takes no new purchases.",
+        description="Owners and managers: rename a place (``name``), deactivate it "
+        "(``is_active: false``; it stays in history but takes no new purchases) or reactivate "
+        "it (``is_active: true``; an outlet's devices stay deactivated, and a device of a "
+        "deactivated outlet is refused with 400).",
     )
     def patch(self, request: Request, kind: str, place_id: uuid.UUID) -> Response:
         place_kind(kind)
@@ -118,9 +123,6 @@ class PortalPlaceUpdateApi(PortalApi):
         if not fields:
             msg = "Send name or is_active."
             raise ValidationFailed(msg, errors={"name": [msg]})
-        if fields.get("is_active") is True:
-            msg = "A deactivated place cannot be reactivated; create a new one."
-            raise ValidationFailed(msg, errors={"is_active": [msg]})
         address = client_address(request)
         with transaction.atomic():
             row = self._apply(kind, place_id, fields, address)
@@ -136,6 +138,10 @@ class PortalPlaceUpdateApi(PortalApi):
             )
         if fields.get("is_active") is False:
             row = portal_place_deactivate(
+                by=self.staff, kind=kind, place_id=place_id, address=address
+            )
+        if fields.get("is_active") is True:
+            row = portal_place_reactivate(
                 by=self.staff, kind=kind, place_id=place_id, address=address
             )
         return row

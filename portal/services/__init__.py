@@ -16,6 +16,7 @@ from portal.services.auth import (
 from portal.services.places import (
     portal_place_create,
     portal_place_deactivate,
+    portal_place_reactivate,
     portal_place_rename,
 )
 from portal.services.staff import (
@@ -56,6 +57,7 @@ __all__ = [
     "portal_logout",
     "portal_place_create",
     "portal_place_deactivate",
+    "portal_place_reactivate",
     "portal_place_rename",
     "portal_refresh",
     "purchase_refund",

@@ -1,5 +1,5 @@
 """Places (outlets, devices, managers) as their merchant manages them: create, rename,
-deactivate. Each through :mod:`loyalty.services.places`, writers only, each audited."""
+deactivate, reactivate. Each through :mod:`loyalty.services.places`, writers only, each audited."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from loyalty.models import Device, Manager, Outlet
-from loyalty.services import place_create, place_deactivate, place_rename
+from loyalty.services import place_create, place_deactivate, place_reactivate, place_rename
 from portal.models import StaffUser
 from portal.services.audit import audit_record
 from portal.services.staff import WRITERS, staff_role_require
@@ -59,6 +59,24 @@ def portal_place_deactivate(
         audit_record(
             user=by,
             action=f"{kind}.deactivate",
+            object_type=kind,
+            object_id=row.id,
+            detail={"name": row.name},
+            address=address,
+        )
+    return row
+
+
+def portal_place_reactivate(
+    *, by: StaffUser, kind: str, place_id: Any, address: str | None = None
+) -> Place:
+    """Bring a deactivated place back (an outlet without its devices; see the loyalty service)."""
+    staff_role_require(by, WRITERS)
+    with transaction.atomic():
+        row = place_reactivate(merchant=by.merchant, kind=kind, place_id=place_id)
+        audit_record(
+            user=by,
+            action=f"{kind}.reactivate",
             object_type=kind,
             object_id=row.id,
             detail={"name": row.name},

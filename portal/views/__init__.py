@@ -12,6 +12,7 @@ styles from our own origin only: no inline script, no CDN.
 """
 
 from portal.views import (  # noqa: F401
+    alerts,
     api_keys,
     auth,
     base,

@@ -18,6 +18,7 @@ from portal.services import (
     WRITERS,
     portal_place_create,
     portal_place_deactivate,
+    portal_place_reactivate,
     portal_place_rename,
 )
 from portal.views.base import page_context, problem_text, staff_page
@@ -27,7 +28,7 @@ PLACE_SECTIONS = ("outlet", "device", "manager")
 
 @staff_page
 def places_page(request: HttpRequest) -> HttpResponse:
-    """Outlets, devices and managers: add, rename, deactivate (writers only)."""
+    """Outlets, devices and managers: add, rename, deactivate, reactivate (writers only)."""
     user: StaffUser = request.staff  # type: ignore[attr-defined]
     error, status = None, 200
     if request.method == "POST":
@@ -36,7 +37,12 @@ def places_page(request: HttpRequest) -> HttpResponse:
         address = client_address(request)
         name = request.POST.get("name", "")[:300]
         place_id = request.POST.get("place_id", "")[:40]
-        done = {"create": _("Added."), "rename": _("Renamed."), "deactivate": _("Deactivated.")}
+        done = {
+            "create": _("Added."),
+            "rename": _("Renamed."),
+            "deactivate": _("Deactivated."),
+            "reactivate": _("Reactivated."),
+        }
         try:
             if kind not in PLACE_SECTIONS or op not in done:
                 raise NotFound(_("No such place or action."))
@@ -49,8 +55,10 @@ def places_page(request: HttpRequest) -> HttpResponse:
                 portal_place_rename(
                     by=user, kind=kind, place_id=place_id, name=name, address=address
                 )
-            else:
+            elif op == "deactivate":
                 portal_place_deactivate(by=user, kind=kind, place_id=place_id, address=address)
+            else:
+                portal_place_reactivate(by=user, kind=kind, place_id=place_id, address=address)
         except Forbidden:
             raise
         except ApplicationError as exc:

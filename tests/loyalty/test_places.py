@@ -8,7 +8,13 @@ import pytest
 
 from core.errors import NotFound, ValidationFailed
 from loyalty.models import Device, Outlet
-from loyalty.services import place_create, place_deactivate, place_rename, place_resolve
+from loyalty.services import (
+    place_create,
+    place_deactivate,
+    place_reactivate,
+    place_rename,
+    place_resolve,
+)
 from tests.factories import make_merchant
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +58,40 @@ def test_bad_input_and_other_merchants_rows_are_refused():
         with pytest.raises(NotFound):
             place_deactivate(merchant=setup.merchant, kind="outlet", place_id=place_id)
     assert Outlet.objects.get(id=other.outlet.id).is_active
+
+
+def test_reactivating_an_outlet_leaves_its_devices_off_until_each_comes_back():
+    setup = make_merchant("Back again")
+    outlet = place_create(merchant=setup.merchant, kind="outlet", name="Pier")
+    device = place_create(merchant=setup.merchant, kind="device", name="Till", outlet_id=outlet.id)
+    manager = place_create(merchant=setup.merchant, kind="manager", name="Ann", outlet_id=outlet.id)
+    place_deactivate(merchant=setup.merchant, kind="outlet", place_id=outlet.id)
+    place_deactivate(merchant=setup.merchant, kind="manager", place_id=manager.id)
+
+    with pytest.raises(ValidationFailed) as refused:
+        place_reactivate(merchant=setup.merchant, kind="device", place_id=device.id)
+    assert (
+        "reactivate the outlet first" in str(refused.value) and "is_active" in refused.value.errors
+    )
+    assert not Device.objects.get(id=device.id).is_active
+
+    # A manager's outlet does not gate it (purchases never check a manager's outlet).
+    assert place_reactivate(merchant=setup.merchant, kind="manager", place_id=manager.id).is_active
+    assert place_reactivate(merchant=setup.merchant, kind="outlet", place_id=outlet.id).is_active
+    assert not Device.objects.get(id=device.id).is_active  # no cascade
+    place_resolve(merchant=setup.merchant, outlet_id=outlet.id)  # takes purchases again
+    with pytest.raises(ValidationFailed):
+        place_resolve(merchant=setup.merchant, device_id=device.id)
+    assert place_reactivate(merchant=setup.merchant, kind="device", place_id=device.id).is_active
+    again = place_reactivate(merchant=setup.merchant, kind="device", place_id=device.id)
+    assert again.is_active  # idempotent
+    assert place_resolve(merchant=setup.merchant, device_id=device.id).outlet == outlet
+
+
+def test_reactivate_is_tenant_scoped():
+    setup, other = make_merchant("A"), make_merchant("B")
+    place_deactivate(merchant=other.merchant, kind="outlet", place_id=other.outlet.id)
+    for place_id in (other.outlet.id, uuid.uuid4(), "not-a-uuid"):
+        with pytest.raises(NotFound):
+            place_reactivate(merchant=setup.merchant, kind="outlet", place_id=place_id)
+    assert not Outlet.objects.get(id=other.outlet.id).is_active

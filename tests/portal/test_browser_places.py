@@ -1,5 +1,5 @@
 """A real browser (Chromium, tests/fixtures/browser.py) on the Places page: a manager adds an
-outlet, renames it and deactivates it; the rows and the database agree at each step."""
+outlet, renames it and deactivates it and brings it back; the rows and the database agree at each step."""
 
 from __future__ import annotations
 
@@ -48,7 +48,20 @@ def test_outlet_is_added_renamed_and_deactivated_in_the_browser(live_server, bro
     assert not row.find_elements(By.CSS_SELECTOR, ".place-rename")
     outlet.refresh_from_db()
     assert outlet.name == "Quay" and not outlet.is_active
+
+    _row(browser, "Quay").find_element(By.CSS_SELECTOR, ".place-reactivate button").click()
+    wait(browser).until(
+        until.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "Reactivated")
+    )
+    assert _row(browser, "Quay").find_element(By.CLASS_NAME, "place-state").text == "active"
+    outlet.refresh_from_db()
+    assert outlet.is_active
     actions = AuditEntry.objects.filter(object_id=str(outlet.id)).values_list("action", flat=True)
-    assert sorted(actions) == ["outlet.create", "outlet.deactivate", "outlet.rename"]
+    assert sorted(actions) == [
+        "outlet.create",
+        "outlet.deactivate",
+        "outlet.reactivate",
+        "outlet.rename",
+    ]
     logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not logs, logs

@@ -69,11 +69,45 @@ def test_tenant_isolation_and_bad_input_are_problems(staff, other_staff, as_owne
             f"{BASE}/device", {"name": "Till", "outlet_id": str(foreign.id)}, format="json"
         ),
         as_owner.patch(f"{BASE}/outlet/{foreign.id}", {}, format="json"),
+        as_owner.patch(f"{BASE}/outlet/{foreign.id}", {"is_active": True}, format="json"),
         as_owner.patch(
-            f"{BASE}/outlet/{staff.merchant.outlets.first().id}", {"is_active": True}, format="json"
+            f"{BASE}/outlet/{staff.merchant.outlets.first().id}",
+            {"is_active": "yes!"},
+            format="json",
         ),
     ]
-    assert [c.status_code for c in cases] == [404, 404, 400, 400, 400, 400, 400, 400]
+    assert [c.status_code for c in cases] == [404, 404, 400, 400, 400, 400, 400, 404, 400]
     for c in cases:
         assert c["Content-Type"].startswith("application/problem+json"), c.content
     assert Outlet.objects.get(id=foreign.id).name == foreign.name
+
+
+def test_reactivate_through_patch_outlet_without_devices_and_audited(staff, as_manager, as_viewer):
+    outlet = as_manager.post(f"{BASE}/outlet", {"name": "Pier"}, format="json").json()
+    device = as_manager.post(
+        f"{BASE}/device", {"name": "Till", "outlet_id": outlet["id"]}, format="json"
+    ).json()
+    as_manager.patch(f"{BASE}/outlet/{outlet['id']}", {"is_active": False}, format="json")
+
+    early = as_manager.patch(f"{BASE}/device/{device['id']}", {"is_active": True}, format="json")
+    assert early.status_code == 400
+    assert early["Content-Type"].startswith("application/problem+json")
+    assert "reactivate the outlet first" in early.json()["detail"]
+    assert (
+        as_viewer.patch(
+            f"{BASE}/outlet/{outlet['id']}", {"is_active": True}, format="json"
+        ).status_code
+        == 403
+    )
+    assert not Outlet.objects.get(id=outlet["id"]).is_active
+
+    back = as_manager.patch(f"{BASE}/outlet/{outlet['id']}", {"is_active": True}, format="json")
+    assert back.status_code == 200 and back.json()["is_active"] is True
+    assert not Device.objects.get(id=device["id"]).is_active
+    till = as_manager.patch(f"{BASE}/device/{device['id']}", {"is_active": True}, format="json")
+    assert till.status_code == 200 and till.json()["is_active"] is True
+    audit = AuditEntry.objects.filter(action__endswith=".reactivate").order_by("id")
+    assert [(a.action, a.object_id, a.user_id) for a in audit] == [
+        ("outlet.reactivate", outlet["id"], staff.manager.id),
+        ("device.reactivate", device["id"], staff.manager.id),
+    ]

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from loyalty.models import Outlet
+from portal.models import AuditEntry
 from tests.portal.test_pages import page_login
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +63,39 @@ def test_the_page_speaks_russian(staff):
     client.post("/portal/language", {"language": "ru", "next": "/portal/places"})
     page = client.get("/portal/places").content.decode()
     assert "Торговые точки" in page and "Переименовать" in page
+
+
+def test_reactivate_button_brings_an_outlet_back_and_explains_a_refused_device(staff):
+    client = Client()
+    page_login(client, staff.manager.email)
+    outlet = staff.merchant.outlets.get()
+    device = staff.merchant.devices.get()
+    client.post(
+        "/portal/places", {"op": "deactivate", "kind": "outlet", "place_id": str(outlet.id)}
+    )
+    page = client.get("/portal/places").content.decode()
+    assert page.count('class="inline place-reactivate"') == 2  # the outlet and its device
+
+    refused = client.post(
+        "/portal/places", {"op": "reactivate", "kind": "device", "place_id": str(device.id)}
+    )
+    assert refused.status_code == 400 and b"reactivate the outlet first" in refused.content
+    back = client.post(
+        "/portal/places", {"op": "reactivate", "kind": "outlet", "place_id": str(outlet.id)}
+    )
+    assert back.status_code == 302
+    assert b"Reactivated." in client.get("/portal/places").content
+    outlet.refresh_from_db()
+    device.refresh_from_db()
+    assert outlet.is_active and not device.is_active
+    assert AuditEntry.objects.filter(action="outlet.reactivate", user=staff.manager).count() == 1
+
+    viewer = Client()
+    page_login(viewer, staff.viewer.email)
+    assert b"place-reactivate" not in viewer.get("/portal/places").content
+    assert (
+        viewer.post(
+            "/portal/places", {"op": "reactivate", "kind": "device", "place_id": str(device.id)}
+        ).status_code
+        == 403
+    )
