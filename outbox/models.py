@@ -34,7 +34,13 @@ def _webhook_message_id() -> str:
 
 
 class WebhookEndpoint(models.Model):
-    """A merchant's HTTPS receiver. The signing secret is stored encrypted (it must be usable)."""
+    """A merchant's HTTPS receiver. The signing secret is stored encrypted (it must be usable).
+
+    After a rotation with an overlap the replaced secret stays valid until
+    ``previous_secret_expires_at``: until then every message carries both signatures, so the
+    receiver can switch to the new secret at its own pace. Only one previous secret is kept: a
+    second rotation inside the overlap drops the oldest one.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     merchant = models.ForeignKey(
@@ -42,6 +48,10 @@ class WebhookEndpoint(models.Model):
     )
     url = models.URLField(max_length=2000)
     secret_encrypted = models.TextField()
+    #: The secret replaced by the last rotation, encrypted like the current one; empty: none.
+    previous_secret_encrypted = models.TextField(blank=True, default="")
+    #: The previous secret signs messages until then (exclusive); empty: not at all.
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     #: Empty list: every event type.
     event_types = models.JSONField(default=list, blank=True)
     is_enabled = models.BooleanField(default=True)

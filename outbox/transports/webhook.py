@@ -55,8 +55,14 @@ USER_AGENT = "loyalty-platform-webhooks/1"
 
 
 def _signed_request(
-    *, url: str, secret: str, message_id: str, payload: dict[str, Any], request_id: str
+    *, url: str, secrets: list[str], message_id: str, payload: dict[str, Any], request_id: str
 ) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one message, signed with each of ``secrets`` (newest first).
+
+    Standard Webhooks lets ``webhook-signature`` hold several space-separated ``v1,<sig>``
+    entries; a receiver accepts the message when any one verifies, which is what lets a secret
+    rotate with an overlap.
+    """
     try:
         target_check(url)
     except UnsafeTarget as exc:
@@ -67,7 +73,7 @@ def _signed_request(
         "content-type": "application/json",
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, now, body),
+        "webhook-signature": " ".join(Webhook(s).sign(message_id, now, body) for s in secrets),
     }
     if request_id:
         headers["x-request-id"] = request_id
@@ -100,11 +106,20 @@ def webhook_send(
     message_id: str,
     payload: dict[str, Any],
     request_id: str = "",
+    previous_secrets: tuple[str, ...] = (),
 ) -> Sent:
-    """POST one signed Standard Webhooks message; raise a :class:`TransportError` unless 2xx."""
+    """POST one signed Standard Webhooks message; raise a :class:`TransportError` unless 2xx.
+
+    ``previous_secrets``: secrets still in their rotation overlap; each adds a signature after
+    the current one's.
+    """
     started = time.perf_counter()
     body, headers = _signed_request(
-        url=url, secret=secret, message_id=message_id, payload=payload, request_id=request_id
+        url=url,
+        secrets=[secret, *previous_secrets],
+        message_id=message_id,
+        payload=payload,
+        request_id=request_id,
     )
     client = pooled_client(USER_AGENT, guarded=True)
     try:
@@ -121,6 +136,21 @@ def webhook_send(
     except httpx.HTTPError as exc:
         raise TransportError(exc.__class__.__name__) from None
     return _judge(status, response_headers, excerpt, int((time.perf_counter() - started) * 1000))
+
+
+def endpoint_previous_secrets(
+    endpoint: WebhookEndpoint, *, now: datetime | None = None
+) -> tuple[str, ...]:
+    """The replaced secret while its rotation overlap lasts, else nothing.
+
+    Judged at send time, so the second signature stops at the overlap's end without any job.
+    """
+    expires = endpoint.previous_secret_expires_at
+    if not endpoint.previous_secret_encrypted or expires is None:
+        return ()
+    if (now or datetime.now(UTC)) >= expires:
+        return ()
+    return (secret_decrypt(endpoint.previous_secret_encrypted),)
 
 
 class WebhookTransport:
@@ -141,6 +171,7 @@ class WebhookTransport:
         return webhook_send(
             url=endpoint.url,
             secret=secret_decrypt(endpoint.secret_encrypted),
+            previous_secrets=endpoint_previous_secrets(endpoint),
             message_id=event.message_id,
             payload=payload,
             request_id=event.request_id,

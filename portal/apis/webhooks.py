@@ -33,6 +33,7 @@ from portal.services import (
     endpoint_secret_rotate,
     endpoint_update,
 )
+from portal.services.webhooks import OVERLAP_HOURS_DEFAULT
 
 
 def endpoint_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -151,16 +152,35 @@ class PortalEndpointResumeApi(PortalApi):
         return Response(status=204)
 
 
+class RotateIn(Strict):
+    overlap_hours = serializers.IntegerField(
+        min_value=0,
+        max_value=168,
+        required=False,
+        default=OVERLAP_HOURS_DEFAULT,
+        help_text="How long the replaced secret keeps signing too (both signatures are sent); "
+        "0: it stops at once (a compromised secret). Default 24.",
+    )
+
+
 class PortalEndpointRotateApi(PortalApi):
     @extend_schema(
-        request=None,
+        request=RotateIn,
         responses={200: OpenApiTypes.OBJECT, **problems(404)},
         tags=["portal"],
-        description="A new signing secret, effective at once (no overlap yet: "
-        "update the receiver right away). Shown only in this answer.",
+        description="A new signing secret, shown only in this answer. During the overlap "
+        "every message carries both signatures in `webhook-signature` (newest first); "
+        "`previous_valid_until` says when the old one stops (null: already stopped).",
     )
     def post(self, request: Request, endpoint_id: uuid.UUID) -> Response:
-        return Response({"secret": endpoint_secret_rotate(by=self.staff, endpoint_id=endpoint_id)})
+        data = RotateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        secret, until = endpoint_secret_rotate(
+            by=self.staff, endpoint_id=endpoint_id, **data.validated_data
+        )
+        return Response(
+            {"secret": secret, "previous_valid_until": until.isoformat() if until else None}
+        )
 
 
 class DeliveryFilterIn(Strict):

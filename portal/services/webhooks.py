@@ -5,7 +5,7 @@ replay. Each through the outbox's own services, each audited."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.errors import ValidationFailed
 from outbox.models import Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.services import (
+    SECRET_OVERLAP_DEFAULT,
     WEBHOOK_EVENT_TYPES,
     outbox_pause,
     outbox_replay,
@@ -29,6 +30,8 @@ from portal.services.staff import WRITERS, staff_role_require
 
 #: Most deliveries one "replay all failed" may re-queue (a window beyond it: narrow it).
 REPLAY_LIMIT = 10_000
+#: A rotation's default overlap, in the hours the portal speaks (the outbox's default).
+OVERLAP_HOURS_DEFAULT = int(SECRET_OVERLAP_DEFAULT.total_seconds() // 3600)
 
 
 def _types_check(event_types: Iterable[str]) -> list[str]:
@@ -118,16 +121,32 @@ def endpoint_resume(*, by: StaffUser, endpoint_id: Any) -> None:
         )
 
 
-def endpoint_secret_rotate(*, by: StaffUser, endpoint_id: Any) -> str:
-    """A new signing secret, effective at once (shown once)."""
+def endpoint_secret_rotate(
+    *, by: StaffUser, endpoint_id: Any, overlap_hours: int = OVERLAP_HOURS_DEFAULT
+) -> tuple[str, datetime | None]:
+    """A new signing secret (shown once) and until when the replaced one still signs too
+    (``None``: ``overlap_hours=0``, it stopped at once, as for a compromised secret)."""
     staff_role_require(by, WRITERS)
     with transaction.atomic():
-        endpoint = endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id)
-        secret = webhook_endpoint_rotate_secret(endpoint=endpoint)
-        audit_record(
-            user=by, action="webhook.rotate_secret", object_type="endpoint", object_id=endpoint.id
+        # Locked: two rotations at once must not both keep the same "previous" secret.
+        endpoint = WebhookEndpoint.objects.select_for_update().get(
+            id=endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id).id
         )
-    return secret
+        secret = webhook_endpoint_rotate_secret(
+            endpoint=endpoint, overlap=timedelta(hours=overlap_hours)
+        )
+        until = endpoint.previous_secret_expires_at
+        audit_record(
+            user=by,
+            action="webhook.rotate_secret",
+            object_type="endpoint",
+            object_id=endpoint.id,
+            detail={
+                "overlap_hours": overlap_hours,
+                "previous_valid_until": until.isoformat() if until else None,
+            },
+        )
+    return secret, until
 
 
 def deliveries_replay(

@@ -8,9 +8,10 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, NotFound, ValidationFailed
 from outbox.models import DeliveryStatus
 from outbox.services import WEBHOOK_EVENT_TYPES
 from portal.errors import Forbidden
@@ -29,7 +30,21 @@ from portal.services import (
     endpoint_resume,
     endpoint_secret_rotate,
 )
+from portal.services.webhooks import OVERLAP_HOURS_DEFAULT
 from portal.views.base import action, day, moment, page_context, problem_text, staff_page
+
+
+def _overlap_hours(request: HttpRequest) -> int:
+    """The form's overlap; a value out of 0..168 is refused by the service, not clamped."""
+    raw = request.POST.get("overlap_hours", "").strip()
+    if not raw:
+        return OVERLAP_HOURS_DEFAULT
+    if not raw.isdigit() or len(raw) > 6:
+        raise ValidationFailed(
+            "The overlap must be a whole number of hours, 0 to 168.",
+            errors={"overlap_hours": ["Give 0 (immediate) to 168 hours."]},
+        )
+    return int(raw)
 
 
 @staff_page
@@ -37,6 +52,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
     user: StaffUser = request.staff  # type: ignore[attr-defined]
     error = None
     secret = None
+    previous_until = None
     if request.method == "POST":
         op = request.POST.get("op", "")
         eid = request.POST.get("endpoint_id", "")
@@ -66,7 +82,9 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
             )
         elif op == "rotate":
             try:
-                secret = endpoint_secret_rotate(by=user, endpoint_id=eid)
+                secret, previous_until = endpoint_secret_rotate(
+                    by=user, endpoint_id=eid, overlap_hours=_overlap_hours(request)
+                )
             except Forbidden:
                 raise
             except ApplicationError as exc:
@@ -85,6 +103,9 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
             endpoints=endpoints,
             error=error,
             secret=secret,
+            previous_until=previous_until,
+            overlap_default=OVERLAP_HOURS_DEFAULT,
+            now=timezone.now(),
             event_types=sorted(WEBHOOK_EVENT_TYPES),
             nav="webhooks",
         ),
