@@ -189,6 +189,11 @@ class Attempt(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error_class = models.CharField(max_length=100, blank=True, default="")
     response_excerpt = models.CharField(max_length=500, blank=True, default="")
+    #: The headers sent (signatures included: they are no secret); empty when nothing was
+    #: sent (the SSRF guard refused the target). The body is not repeated here: it is the
+    #: event's payload (plus ``sequence``), serialised the same way on every try
+    #: (:func:`outbox.transports.webhook.webhook_body`).
+    request_headers = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["started_at"], name="attempt_started_idx")]

@@ -222,8 +222,10 @@ class PortalDeliveryDetailApi(PortalApi):
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT, **problems(404)},
         tags=["portal"],
-        description="One delivery with the event's body and every attempt "
-        "(response status, excerpt, duration).",
+        description="One delivery with the event's body and every attempt: the request "
+        "headers sent (signatures included, never the secret; empty when the target was "
+        "refused before sending), the request body (the same on every try), the response "
+        "status, excerpt and duration.",
     )
     def get(self, request: Request, delivery_id: int) -> Response:
         return Response(
