@@ -81,6 +81,11 @@ api_urlpatterns = [
         name="portal-endpoint-rotate",
     ),
     path(
+        "webhooks/endpoints/<uuid:endpoint_id>/test",
+        apis.webhooks.PortalEndpointTestApi.as_view(),
+        name="portal-endpoint-test",
+    ),
+    path(
         "webhooks/deliveries",
         apis.webhooks.PortalDeliveryListApi.as_view(),
         name="portal-deliveries",

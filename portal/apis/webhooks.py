@@ -33,7 +33,7 @@ from portal.services import (
     endpoint_secret_rotate,
     endpoint_update,
 )
-from portal.services.webhooks import OVERLAP_HOURS_DEFAULT
+from portal.services.webhooks import OVERLAP_HOURS_DEFAULT, endpoint_test_send
 
 
 def endpoint_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -180,6 +180,22 @@ class PortalEndpointRotateApi(PortalApi):
         )
         return Response(
             {"secret": secret, "previous_valid_until": until.isoformat() if until else None}
+        )
+
+
+class PortalEndpointTestApi(PortalApi):
+    @extend_schema(
+        request=None,
+        responses={202: OpenApiTypes.OBJECT, **problems(404)},
+        tags=["portal"],
+        description="Send this endpoint a `webhook.test` event through the normal delivery "
+        "engine (signed, retried, logged), whatever its event-type subscriptions; answers the "
+        "delivery to follow in the log.",
+    )
+    def post(self, request: Request, endpoint_id: uuid.UUID) -> Response:
+        delivery = endpoint_test_send(by=self.staff, endpoint_id=endpoint_id)
+        return Response(
+            {"delivery_id": delivery.id, "message_id": delivery.event.message_id}, status=202
         )
 
 

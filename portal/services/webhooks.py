@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.errors import ValidationFailed
 from outbox.models import Delivery, DeliveryStatus, WebhookEndpoint
+from outbox.probes import webhook_test_event_record
 from outbox.services import (
     SECRET_OVERLAP_DEFAULT,
     WEBHOOK_EVENT_TYPES,
@@ -147,6 +148,23 @@ def endpoint_secret_rotate(
             },
         )
     return secret, until
+
+
+def endpoint_test_send(*, by: StaffUser, endpoint_id: Any) -> Delivery:
+    """Send this endpoint a ``webhook.test`` event through the normal engine (whatever its
+    subscriptions: :mod:`outbox.probes`); returns the delivery to follow in the log."""
+    staff_role_require(by, WRITERS)
+    with transaction.atomic():
+        endpoint = endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id)
+        delivery = webhook_test_event_record(endpoint=endpoint)
+        audit_record(
+            user=by,
+            action="webhook.test",
+            object_type="endpoint",
+            object_id=endpoint.id,
+            detail={"delivery_id": delivery.id, "message_id": delivery.event.message_id},
+        )
+    return delivery
 
 
 def deliveries_replay(

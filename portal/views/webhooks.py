@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,7 +31,7 @@ from portal.services import (
     endpoint_resume,
     endpoint_secret_rotate,
 )
-from portal.services.webhooks import OVERLAP_HOURS_DEFAULT
+from portal.services.webhooks import OVERLAP_HOURS_DEFAULT, endpoint_test_send
 from portal.views.base import action, day, moment, page_context, problem_text, staff_page
 
 
@@ -89,6 +90,16 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
                 raise
             except ApplicationError as exc:
                 error = problem_text(exc)
+        elif op == "test":
+            try:
+                delivery = endpoint_test_send(by=user, endpoint_id=eid)
+            except Forbidden:
+                raise
+            except ApplicationError as exc:
+                error = problem_text(exc)
+            else:
+                # Straight to the log entry, where its attempt appears once sent.
+                return HttpResponseRedirect(reverse("portal-delivery-page", args=[delivery.id]))
         if error is None and secret is None:
             return HttpResponseRedirect(request.path)
     endpoints = [
