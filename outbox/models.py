@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.json import KT
 
 from loyalty.events import EventType
 from loyalty.models import Merchant
@@ -84,6 +85,18 @@ class OutboxEvent(models.Model):
     payload = models.JSONField()
     request_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            # Replay by business object (portal): one customer's events, or one order's, found
+            # without scanning the merchant's history. The order id is read from the payload
+            # (purchase and refund events carry ``data.order_id``) by an expression index
+            # rather than a column, so recording (outbox_event_record) stays as it is.
+            models.Index(F("merchant"), F("customer_id"), name="event_merchant_customer_idx"),
+            models.Index(
+                F("merchant"), KT("payload__data__order_id"), name="event_merchant_order_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.message_id}"

@@ -91,6 +91,11 @@ api_urlpatterns = [
         name="portal-deliveries",
     ),
     path(
+        "webhooks/deliveries/replay-about",
+        apis.webhooks.PortalDeliveryReplayAboutApi.as_view(),
+        name="portal-deliveries-replay-about",
+    ),
+    path(
         "webhooks/deliveries/replay-failed",
         apis.webhooks.PortalDeliveryReplayFailedApi.as_view(),
         name="portal-deliveries-replay",

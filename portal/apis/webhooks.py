@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from core.errors import ValidationFailed
 from core.openapi import problems
 from outbox.models import DeliveryStatus, WebhookEndpoint
+from outbox.selectors import deliveries_progress
 from outbox.services import WEBHOOK_EVENT_TYPES
 from portal.apis.base import PortalApi, Strict
 from portal.selectors import (
@@ -33,7 +34,12 @@ from portal.services import (
     endpoint_secret_rotate,
     endpoint_update,
 )
-from portal.services.webhooks import OVERLAP_HOURS_DEFAULT, endpoint_test_send
+from portal.services.webhooks import (
+    OVERLAP_HOURS_DEFAULT,
+    deliveries_about,
+    deliveries_replay_about,
+    endpoint_test_send,
+)
 
 
 def endpoint_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -279,6 +285,38 @@ class PortalDeliveryReplayFailedApi(PortalApi):
         data = ReplayWindowIn(data=request.data)
         data.is_valid(raise_exception=True)
         return Response({"replayed": deliveries_replay(by=self.staff, **data.validated_data)})
+
+
+class AboutIn(Strict):
+    customer_id = serializers.UUIDField(required=False)
+    order_id = serializers.CharField(required=False, max_length=100)
+
+
+class PortalDeliveryReplayAboutApi(PortalApi):
+    @extend_schema(
+        parameters=[AboutIn],
+        responses={200: OpenApiTypes.OBJECT, **problems()},
+        tags=["portal"],
+        description="Progress of the deliveries about one customer or one order: how many "
+        "in total, still pending (queued or in flight), delivered, dead.",
+    )
+    def get(self, request: Request) -> Response:
+        data = AboutIn(data=request.query_params.dict())
+        data.is_valid(raise_exception=True)
+        return Response(deliveries_progress(deliveries_about(by=self.staff, **data.validated_data)))
+
+    @extend_schema(
+        request=AboutIn,
+        responses={200: OpenApiTypes.OBJECT, **problems()},
+        tags=["portal"],
+        description="Replay every finished webhook delivery whose event concerns one customer "
+        "(customer_id) or one order (order_id: purchases and refunds): answers how many "
+        "matched and how many were queued; follow them with GET on this path.",
+    )
+    def post(self, request: Request) -> Response:
+        data = AboutIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(deliveries_replay_about(by=self.staff, **data.validated_data))
 
 
 # --- API keys --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.errors import ValidationFailed
 from outbox.models import Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.probes import webhook_test_event_record
+from outbox.selectors import webhook_deliveries_about
 from outbox.services import (
     SECRET_OVERLAP_DEFAULT,
     WEBHOOK_EVENT_TYPES,
@@ -165,6 +166,42 @@ def endpoint_test_send(*, by: StaffUser, endpoint_id: Any) -> Delivery:
             detail={"delivery_id": delivery.id, "message_id": delivery.event.message_id},
         )
     return delivery
+
+
+def deliveries_about(*, by: StaffUser, customer_id: Any = None, order_id: str = ""):
+    """This merchant's webhook deliveries about one customer or one order (exactly one given)."""
+    order_id = (order_id or "").strip()
+    if (customer_id is None) == (not order_id):
+        raise ValidationFailed(
+            "Give a customer id or an order id (one of them).",
+            errors={"customer_id": ["One of customer_id, order_id."]},
+        )
+    return webhook_deliveries_about(
+        merchant_id=by.merchant_id, customer_id=customer_id, order_id=order_id
+    )
+
+
+def deliveries_replay_about(
+    *, by: StaffUser, customer_id: Any = None, order_id: str = ""
+) -> dict[str, int]:
+    """Replay every finished webhook delivery about one customer or one order (same
+    webhook-ids, fresh schedules); answers how many matched and how many were queued. Pending
+    ones are left as they are (already on their way)."""
+    staff_role_require(by, WRITERS)
+    rows = deliveries_about(by=by, customer_id=customer_id, order_id=order_id)
+    ids = list(rows.order_by("id").values_list("id", flat=True)[: REPLAY_LIMIT + 1])
+    if len(ids) > REPLAY_LIMIT:
+        raise ValidationFailed(f"More than {REPLAY_LIMIT} deliveries; replay by window instead.")
+    with transaction.atomic():
+        count = outbox_replay(deliveries=Delivery.objects.filter(id__in=ids))
+        audit_record(
+            user=by,
+            action="webhook.replay_about",
+            object_type="customer" if customer_id is not None else "order",
+            object_id=str(customer_id) if customer_id is not None else order_id.strip()[:100],
+            detail={"matched": len(ids), "replayed": count, "at": timezone.now().isoformat()},
+        )
+    return {"matched": len(ids), "replayed": count}
 
 
 def deliveries_replay(

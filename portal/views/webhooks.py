@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from outbox.models import DeliveryStatus
+from outbox.selectors import deliveries_progress
 from outbox.services import WEBHOOK_EVENT_TYPES
 from portal.errors import Forbidden
 from portal.models import StaffUser
@@ -31,7 +33,12 @@ from portal.services import (
     endpoint_resume,
     endpoint_secret_rotate,
 )
-from portal.services.webhooks import OVERLAP_HOURS_DEFAULT, endpoint_test_send
+from portal.services.webhooks import (
+    OVERLAP_HOURS_DEFAULT,
+    deliveries_about,
+    deliveries_replay_about,
+    endpoint_test_send,
+)
 from portal.views.base import action, day, moment, page_context, problem_text, staff_page
 
 
@@ -124,6 +131,21 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _about(data: Any) -> dict[str, Any]:
+    """The business object of a replay: ``customer_id`` (a UUID) or ``order_id``; a customer id
+    that is no UUID is refused by the service like a missing one."""
+    customer = (data.get("customer_id") or data.get("about_customer") or "").strip()[:100]
+    order = (data.get("order_id") or data.get("about_order") or "").strip()[:100]
+    try:
+        customer_id = uuid.UUID(customer) if customer else None
+    except ValueError:
+        raise ValidationFailed(
+            "That customer id is not a customer id.",
+            errors={"customer_id": ["A UUID, as in the customer's page."]},
+        ) from None
+    return {"customer_id": customer_id, "order_id": order}
+
+
 @staff_page
 def deliveries_page(request: HttpRequest) -> HttpResponse:
     user: StaffUser = request.staff  # type: ignore[attr-defined]
@@ -134,7 +156,19 @@ def deliveries_page(request: HttpRequest) -> HttpResponse:
     error = None
     rows: list[Any] = []
     nxt = None
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("op") == "replay_about":
+        error = action(
+            request,
+            lambda: deliveries_replay_about(by=user, **_about(request.POST)),
+            _("Deliveries about it queued again."),
+        )
+        if error is None:
+            asked = _about(request.POST)
+            query = {"about_customer": asked["customer_id"] or "", "about_order": asked["order_id"]}
+            return HttpResponseRedirect(
+                f"{request.path}?{urlencode({k: v for k, v in query.items() if v})}"
+            )
+    elif request.method == "POST":
         error = action(
             request,
             lambda: deliveries_replay(
@@ -162,6 +196,14 @@ def deliveries_page(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         error = problem_text(exc)
+    progress = None
+    about: dict[str, Any] = {"customer_id": None, "order_id": ""}
+    if (request.GET.get("about_customer") or request.GET.get("about_order")) and error is None:
+        try:
+            about = _about(request.GET)
+            progress = deliveries_progress(deliveries_about(by=user, **about))
+        except ApplicationError as exc:
+            error = problem_text(exc)
     return render(
         request,
         "portal/deliveries.html",
@@ -171,6 +213,8 @@ def deliveries_page(request: HttpRequest) -> HttpResponse:
             form=form,
             error=error,
             next_cursor=nxt,
+            about=about,
+            progress=progress,
             query=urlencode({k: v for k, v in form.items() if v}),
             statuses=DeliveryStatus.values,
             event_types=sorted(WEBHOOK_EVENT_TYPES),
