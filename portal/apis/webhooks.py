@@ -35,6 +35,7 @@ from portal.services import (
     endpoint_update,
 )
 from portal.services.webhooks import (
+    LOG_EVENT_TYPES,
     OVERLAP_HOURS_DEFAULT,
     deliveries_about,
     deliveries_replay_about,
@@ -208,7 +209,7 @@ class PortalEndpointTestApi(PortalApi):
 class DeliveryFilterIn(Strict):
     endpoint_id = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
-    event_type = serializers.ChoiceField(choices=sorted(WEBHOOK_EVENT_TYPES), required=False)
+    event_type = serializers.ChoiceField(choices=LOG_EVENT_TYPES, required=False)
     since = serializers.DateField(required=False)
     until = serializers.DateField(required=False)
     cursor = serializers.CharField(required=False, max_length=100)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ValidationFailed
+from loyalty.events import EventType
 from outbox.models import Delivery, DeliveryStatus, WebhookEndpoint
 from outbox.probes import webhook_test_event_record
 from outbox.selectors import webhook_deliveries_about
@@ -32,6 +33,8 @@ from portal.services.staff import WRITERS, staff_role_require
 
 #: Most deliveries one "replay all failed" may re-queue (a window beyond it: narrow it).
 REPLAY_LIMIT = 10_000
+#: Event types the delivery log filters by: the subscribable ones and the portal's test event.
+LOG_EVENT_TYPES = sorted({*WEBHOOK_EVENT_TYPES, EventType.WEBHOOK_TEST})
 #: A rotation's default overlap, in the hours the portal speaks (the outbox's default).
 OVERLAP_HOURS_DEFAULT = int(SECRET_OVERLAP_DEFAULT.total_seconds() // 3600)
 

@@ -34,6 +34,7 @@ from portal.services import (
     endpoint_secret_rotate,
 )
 from portal.services.webhooks import (
+    LOG_EVENT_TYPES,
     OVERLAP_HOURS_DEFAULT,
     deliveries_about,
     deliveries_replay_about,
@@ -217,7 +218,7 @@ def deliveries_page(request: HttpRequest) -> HttpResponse:
             progress=progress,
             query=urlencode({k: v for k, v in form.items() if v}),
             statuses=DeliveryStatus.values,
-            event_types=sorted(WEBHOOK_EVENT_TYPES),
+            event_types=LOG_EVENT_TYPES,
             endpoints=endpoint_list(merchant_id=user.merchant_id),
             nav="webhooks",
         ),
