@@ -351,6 +351,7 @@ SPECTACULAR_SETTINGS.update(
                 "purchase_refunded",
                 "points_adjusted",
                 "points_expired",
+                "webhook_test",
             )
         ],
     }

@@ -269,6 +269,28 @@ webhook_points_expired = _webhook(
 )
 
 
+def _webhook_test_data() -> type:
+    from rest_framework import serializers
+
+    return type(
+        "WebhookTestEventData",
+        (serializers.Serializer,),
+        {
+            "__doc__": "A test message: no business object changed.",
+            "__module__": __name__,
+            "endpoint_id": serializers.UUIDField(help_text="The endpoint it was sent to."),
+            "message": serializers.CharField(help_text="A fixed sentence saying it is a test."),
+        },
+    )
+
+
+webhook_webhook_test = _webhook(
+    "webhook.test",
+    _webhook_test_data(),
+    "A test event the merchant sent to one endpoint from the portal (ignore or log it)",
+)
+
+
 def webhooks_postprocess(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:

@@ -16,5 +16,7 @@ class EventType(models.TextChoices):
     PURCHASE_REFUNDED = "purchase.refunded"
     POINTS_ADJUSTED = "points.adjusted"
     POINTS_EXPIRED = "points.expired"
+    #: Webhook only: a merchant's "send a test event" to one endpoint (outbox.probes).
+    WEBHOOK_TEST = "webhook.test"
     #: Telegram only: a reminder before points expire (not a webhook event type).
     POINTS_EXPIRING_SOON = "points.expiring_soon"

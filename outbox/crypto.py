@@ -68,15 +68,31 @@ class ReencryptResult:
     undecryptable: list[str] = field(default_factory=list)
 
 
+def _rotated(token: str, newest: Fernet, cipher: MultiFernet) -> str | None:
+    """``token`` under the newest key; ``None`` when it is there already (or empty).
+
+    Raises :class:`InvalidToken` when no configured key decrypts it.
+    """
+    if not token:
+        return None
+    try:
+        newest.decrypt(token.encode())
+        return None
+    except InvalidToken:
+        pass
+    return cipher.rotate(token.encode()).decode()
+
+
 def endpoint_secrets_reencrypt(
     *, progress: Callable[[int, int], object] | None = None, batch: int = REENCRYPT_BATCH
 ) -> ReencryptResult:
     """Re-encrypt every endpoint secret under the newest key (``MultiFernet.rotate``).
 
-    Idempotent: a secret the newest key already decrypts is not touched, so a second run writes
-    nothing. Each write is conditional on the token read, so a secret rotated meanwhile (admin,
-    ``webhook_endpoint_rotate_secret``) is never overwritten with the old one. ``progress`` is
-    called after each batch with the endpoints it handled and the total.
+    Both the current secret and the previous one (kept for a rotation's overlap) move; counts
+    are per endpoint. Idempotent: a secret the newest key already decrypts is not touched, so a
+    second run writes nothing. Each write is conditional on the tokens read, so a secret rotated
+    meanwhile (admin, ``webhook_endpoint_rotate_secret``) is never overwritten with the old one.
+    ``progress`` is called after each batch with the endpoints it handled and the total.
     """
     keys = _keys()
     newest, cipher = keys[0], MultiFernet(keys)
@@ -87,25 +103,29 @@ def endpoint_secrets_reencrypt(
         page = WebhookEndpoint.objects.order_by("id")
         if last_id is not None:
             page = page.filter(id__gt=last_id)
-        rows = list(page.values_list("id", "secret_encrypted")[:batch])
+        rows = list(page.values_list("id", "secret_encrypted", "previous_secret_encrypted")[:batch])
         if not rows:
             return result
         with transaction.atomic(durable=True):
-            for endpoint_id, token in rows:
+            for endpoint_id, token, previous in rows:
                 try:
-                    newest.decrypt(token.encode())
-                    result.current += 1
-                    continue
-                except InvalidToken:
-                    pass
-                try:
-                    rotated = cipher.rotate(token.encode()).decode()
+                    changes = {
+                        field: rotated
+                        for field, rotated in (
+                            ("secret_encrypted", _rotated(token, newest, cipher)),
+                            ("previous_secret_encrypted", _rotated(previous, newest, cipher)),
+                        )
+                        if rotated is not None
+                    }
                 except InvalidToken:
                     result.undecryptable.append(str(endpoint_id))
                     continue
+                if not changes:
+                    result.current += 1
+                    continue
                 updated = WebhookEndpoint.objects.filter(
-                    id=endpoint_id, secret_encrypted=token
-                ).update(secret_encrypted=rotated)
+                    id=endpoint_id, secret_encrypted=token, previous_secret_encrypted=previous
+                ).update(**changes)
                 if updated:
                     result.reencrypted += 1
                 else:

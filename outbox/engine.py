@@ -375,6 +375,9 @@ def _attempt_row(result: Result, now: datetime) -> Attempt:
         status_code=sent.status_code if sent else error.status_code if error else None,
         error_class=error.error_class[:100] if error else "",
         response_excerpt=((sent.excerpt if sent else error.excerpt if error else "") or "")[:500],
+        request_headers=dict(
+            sent.request_headers if sent else error.request_headers if error else {}
+        ),
     )
 
 

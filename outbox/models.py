@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.json import KT
 
 from loyalty.events import EventType
 from loyalty.models import Merchant
@@ -34,7 +35,13 @@ def _webhook_message_id() -> str:
 
 
 class WebhookEndpoint(models.Model):
-    """A merchant's HTTPS receiver. The signing secret is stored encrypted (it must be usable)."""
+    """A merchant's HTTPS receiver. The signing secret is stored encrypted (it must be usable).
+
+    After a rotation with an overlap the replaced secret stays valid until
+    ``previous_secret_expires_at``: until then every message carries both signatures, so the
+    receiver can switch to the new secret at its own pace. Only one previous secret is kept: a
+    second rotation inside the overlap drops the oldest one.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     merchant = models.ForeignKey(
@@ -42,6 +49,10 @@ class WebhookEndpoint(models.Model):
     )
     url = models.URLField(max_length=2000)
     secret_encrypted = models.TextField()
+    #: The secret replaced by the last rotation, encrypted like the current one; empty: none.
+    previous_secret_encrypted = models.TextField(blank=True, default="")
+    #: The previous secret signs messages until then (exclusive); empty: not at all.
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     #: Empty list: every event type.
     event_types = models.JSONField(default=list, blank=True)
     is_enabled = models.BooleanField(default=True)
@@ -74,6 +85,18 @@ class OutboxEvent(models.Model):
     payload = models.JSONField()
     request_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            # Replay by business object (portal): one customer's events, or one order's, found
+            # without scanning the merchant's history. The order id is read from the payload
+            # (purchase and refund events carry ``data.order_id``) by an expression index
+            # rather than a column, so recording (outbox_event_record) stays as it is.
+            models.Index(F("merchant"), F("customer_id"), name="event_merchant_customer_idx"),
+            models.Index(
+                F("merchant"), KT("payload__data__order_id"), name="event_merchant_order_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.message_id}"
@@ -179,6 +202,11 @@ class Attempt(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error_class = models.CharField(max_length=100, blank=True, default="")
     response_excerpt = models.CharField(max_length=500, blank=True, default="")
+    #: The headers sent (signatures included: they are no secret); empty when nothing was
+    #: sent (the SSRF guard refused the target). The body is not repeated here: it is the
+    #: event's payload (plus ``sequence``), serialised the same way on every try
+    #: (:func:`outbox.transports.webhook.webhook_body`).
+    request_headers = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["started_at"], name="attempt_started_idx")]

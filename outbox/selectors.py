@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from core.cache import cache_get
-from outbox.models import Delivery, DeliveryStatus, OutboxPause, PauseScope
+from outbox.models import Delivery, DeliveryStatus, OutboxEvent, OutboxPause, PauseScope
 
 #: Cache key holding the outbox gauges computed by the relay and read by /metrics and the admin.
 GAUGES_CACHE_KEY = "outbox:gauges"
@@ -169,3 +170,35 @@ def deliveries_went_dead_count(*, after: datetime, until: datetime) -> int:
     return Delivery.objects.filter(
         status=DeliveryStatus.DEAD, updated_at__gt=after, updated_at__lte=until
     ).count()
+
+
+def webhook_deliveries_about(
+    *, merchant_id: Any, customer_id: Any = None, order_id: str = ""
+) -> QuerySet[Delivery]:
+    """The merchant's webhook deliveries whose event concerns one customer or one order.
+
+    Selected through the event, where both facts are kept once (indexes
+    ``event_merchant_customer_idx`` and ``event_merchant_order_idx``).
+    """
+    events = OutboxEvent.objects.filter(merchant_id=merchant_id)
+    if customer_id is not None:
+        events = events.filter(customer_id=customer_id)
+    else:
+        events = events.alias(order_id=KT("payload__data__order_id")).filter(order_id=order_id)
+    return Delivery.objects.filter(
+        merchant_id=merchant_id, channel="webhook", event_id__in=events.values("id")
+    )
+
+
+def deliveries_progress(deliveries: QuerySet[Delivery]) -> dict[str, int]:
+    """How many of ``deliveries`` are in each state, with ``pending`` counting in-flight too:
+    the progress of a replay while the engine works through it."""
+    counts = dict(deliveries.values_list("status").annotate(n=Count("id")).order_by())
+    waiting = counts.get(DeliveryStatus.PENDING, 0) + counts.get(DeliveryStatus.LEASED, 0)
+    return {
+        "total": sum(counts.values()),
+        "pending": waiting,
+        "delivered": counts.get(DeliveryStatus.DELIVERED, 0),
+        "dead": counts.get(DeliveryStatus.DEAD, 0),
+        "cancelled": counts.get(DeliveryStatus.CANCELLED, 0),
+    }

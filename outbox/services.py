@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -189,10 +189,42 @@ def webhook_endpoint_create(
     return endpoint, secret
 
 
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+#: How long a replaced signing secret keeps signing by default: a receiver has a day to switch.
+SECRET_OVERLAP_DEFAULT = timedelta(hours=24)
+#: The longest overlap a caller may ask for (Svix allows no more either).
+SECRET_OVERLAP_MAX = timedelta(days=7)
+
+
+def webhook_endpoint_rotate_secret(
+    *, endpoint: WebhookEndpoint, overlap: timedelta = SECRET_OVERLAP_DEFAULT
+) -> str:
+    """A new signing secret (returned in clear, stored encrypted), effective at once.
+
+    With an ``overlap`` the replaced secret keeps signing too until ``now + overlap``, so
+    messages carry both signatures while the receiver switches; ``overlap=0`` drops it at once
+    (for a compromised secret). Only the secret just replaced is kept: a rotation inside an
+    overlap ends the older one's. The current token moves as it is (already encrypted).
+    """
+    if not timedelta(0) <= overlap <= SECRET_OVERLAP_MAX:
+        raise ValidationFailed(
+            "The overlap must be between 0 and 7 days.",
+            errors={"overlap_hours": ["Give 0 (immediate) to 168 hours."]},
+        )
     secret = webhook_secret_generate()
+    if overlap:
+        endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+        endpoint.previous_secret_expires_at = timezone.now() + overlap
+    else:
+        endpoint.previous_secret_encrypted = ""
+        endpoint.previous_secret_expires_at = None
     endpoint.secret_encrypted = secret_encrypt(secret)
-    endpoint.save(update_fields=["secret_encrypted"])
+    endpoint.save(
+        update_fields=[
+            "secret_encrypted",
+            "previous_secret_encrypted",
+            "previous_secret_expires_at",
+        ]
+    )
     return secret
 
 

@@ -25,6 +25,7 @@ from loyalty.phones import phone_normalize
 from loyalty.selectors import ledger_list
 from loyalty.services.places import PLACE_KINDS
 from outbox.models import Attempt, Delivery, DeliveryStatus, OutboxPause, WebhookEndpoint
+from outbox.transports.webhook import webhook_body, webhook_body_text
 from portal.models import AuditEntry, StaffUser
 
 M = TypeVar("M", bound=Model)
@@ -424,6 +425,9 @@ def delivery_detail(*, merchant_id: Any, delivery_id: Any) -> dict[str, Any]:
     )
     if delivery is None:
         raise NotFound(f"No delivery {delivery_id} for this merchant.")
+    # Every try sends the same body (payload and sequence never change): shown per attempt
+    # from the one stored payload rather than a copy per attempt row.
+    body = webhook_body_text(webhook_body(delivery))
     return {
         **delivery_row(delivery),
         "payload": delivery.event.payload,
@@ -435,6 +439,8 @@ def delivery_detail(*, merchant_id: Any, delivery_id: Any) -> dict[str, Any]:
                 "status_code": a.status_code,
                 "error": a.error_class,
                 "response_excerpt": a.response_excerpt,
+                "request_headers": a.request_headers,
+                "request_body": body,
             }
             for a in delivery.attempt_rows.order_by("id")[:100]
         ],

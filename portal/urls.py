@@ -92,9 +92,19 @@ api_urlpatterns = [
         name="portal-endpoint-rotate",
     ),
     path(
+        "webhooks/endpoints/<uuid:endpoint_id>/test",
+        apis.webhooks.PortalEndpointTestApi.as_view(),
+        name="portal-endpoint-test",
+    ),
+    path(
         "webhooks/deliveries",
         apis.webhooks.PortalDeliveryListApi.as_view(),
         name="portal-deliveries",
+    ),
+    path(
+        "webhooks/deliveries/replay-about",
+        apis.webhooks.PortalDeliveryReplayAboutApi.as_view(),
+        name="portal-deliveries-replay-about",
     ),
     path(
         "webhooks/deliveries/replay-failed",

@@ -3,6 +3,7 @@ once), rotated, disabled and enabled with a confirmation; never deleted."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -129,7 +130,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         endpoints = list(queryset)
 
         def perform() -> HttpResponse:
-            secrets = [(e.url, webhook_endpoint_rotate_secret(endpoint=e)) for e in endpoints]
+            # Immediate, as before: an operator rotates for a leak; merchants choose an overlap.
+            secrets = [
+                (e.url, webhook_endpoint_rotate_secret(endpoint=e, overlap=timedelta(0)))
+                for e in endpoints
+            ]
             return secret_page(
                 self,
                 request,

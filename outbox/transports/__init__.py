@@ -25,7 +25,8 @@ Decisions:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
@@ -51,6 +52,8 @@ class Sent:
     duration_ms: int
     #: The start of the receiver's answer, kept on the attempt row.
     excerpt: str = ""
+    #: The request's headers as sent (no secret among them), kept on the attempt row.
+    request_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class TransportError(Exception):
@@ -76,6 +79,8 @@ class TransportError(Exception):
         self.excerpt = excerpt
         #: Seconds the provider asked us to wait (Retry-After); the next try waits exactly that.
         self.retry_after = retry_after
+        #: The request's headers, when one was sent (set by the transport that sent it).
+        self.request_headers: Mapping[str, str] = {}
 
 
 class PermanentError(TransportError):

@@ -18,6 +18,7 @@ redirects (a redirect could point past the SSRF guard).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -54,20 +55,44 @@ SEND_CONCURRENCY = 16
 USER_AGENT = "loyalty-platform-webhooks/1"
 
 
+def webhook_body(delivery: Delivery) -> dict[str, Any]:
+    """The JSON a delivery sends: the event's payload plus its stream position, if any.
+
+    The same on every try and replay (payload and sequence never change), so the portal shows
+    an attempt's body from here instead of storing a copy per attempt.
+    """
+    payload = delivery.event.payload
+    if delivery.sequence is not None:
+        # The stream position (CONTRACT "Merchant webhooks"), signed with the rest.
+        payload = {**payload, "sequence": delivery.sequence}
+    return payload
+
+
+def webhook_body_text(payload: dict[str, Any]) -> str:
+    """The exact text sent for ``payload`` (compact separators, UTF-8 kept)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
 def _signed_request(
-    *, url: str, secret: str, message_id: str, payload: dict[str, Any], request_id: str
+    *, url: str, secrets: list[str], message_id: str, payload: dict[str, Any], request_id: str
 ) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one message, signed with each of ``secrets`` (newest first).
+
+    Standard Webhooks lets ``webhook-signature`` hold several space-separated ``v1,<sig>``
+    entries; a receiver accepts the message when any one verifies, which is what lets a secret
+    rotate with an overlap.
+    """
     try:
         target_check(url)
     except UnsafeTarget as exc:
         raise PermanentError("UnsafeTarget", excerpt=exc.detail) from None
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    body = webhook_body_text(payload)
     now = datetime.now(UTC)
     headers = {
         "content-type": "application/json",
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, now, body),
+        "webhook-signature": " ".join(Webhook(s).sign(message_id, now, body) for s in secrets),
     }
     if request_id:
         headers["x-request-id"] = request_id
@@ -100,27 +125,59 @@ def webhook_send(
     message_id: str,
     payload: dict[str, Any],
     request_id: str = "",
+    previous_secrets: tuple[str, ...] = (),
 ) -> Sent:
-    """POST one signed Standard Webhooks message; raise a :class:`TransportError` unless 2xx."""
+    """POST one signed Standard Webhooks message; raise a :class:`TransportError` unless 2xx.
+
+    ``previous_secrets``: secrets still in their rotation overlap; each adds a signature after
+    the current one's.
+    """
     started = time.perf_counter()
     body, headers = _signed_request(
-        url=url, secret=secret, message_id=message_id, payload=payload, request_id=request_id
+        url=url,
+        secrets=[secret, *previous_secrets],
+        message_id=message_id,
+        payload=payload,
+        request_id=request_id,
     )
     client = pooled_client(USER_AGENT, guarded=True)
+    sent_headers = {**headers, "user-agent": USER_AGENT}
     try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            chunk = b""
-            for part in response.iter_bytes():
-                chunk += part
-                if len(chunk) >= RESPONSE_READ_CAP:
-                    break
-            excerpt = chunk[:RESPONSE_READ_CAP].decode("utf-8", "replace")[:500]
-            status, response_headers = response.status_code, response.headers
-    except UnsafeTarget as exc:  # judged again at connect time, on the address actually used
-        raise PermanentError("UnsafeTarget", excerpt=exc.detail) from None
-    except httpx.HTTPError as exc:
-        raise TransportError(exc.__class__.__name__) from None
-    return _judge(status, response_headers, excerpt, int((time.perf_counter() - started) * 1000))
+        try:
+            with client.stream("POST", url, content=body, headers=headers) as response:
+                chunk = b""
+                for part in response.iter_bytes():
+                    chunk += part
+                    if len(chunk) >= RESPONSE_READ_CAP:
+                        break
+                excerpt = chunk[:RESPONSE_READ_CAP].decode("utf-8", "replace")[:500]
+                status, response_headers = response.status_code, response.headers
+        except UnsafeTarget as exc:  # judged again at connect time, on the address actually used
+            raise PermanentError("UnsafeTarget", excerpt=exc.detail) from None
+        except httpx.HTTPError as exc:
+            raise TransportError(exc.__class__.__name__) from None
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        sent = _judge(status, response_headers, excerpt, duration_ms)
+    except TransportError as exc:
+        # Kept on the attempt row: what was sent, whatever the answer (or the lack of one).
+        exc.request_headers = sent_headers
+        raise
+    return dataclasses.replace(sent, request_headers=sent_headers)
+
+
+def endpoint_previous_secrets(
+    endpoint: WebhookEndpoint, *, now: datetime | None = None
+) -> tuple[str, ...]:
+    """The replaced secret while its rotation overlap lasts, else nothing.
+
+    Judged at send time, so the second signature stops at the overlap's end without any job.
+    """
+    expires = endpoint.previous_secret_expires_at
+    if not endpoint.previous_secret_encrypted or expires is None:
+        return ()
+    if (now or datetime.now(UTC)) >= expires:
+        return ()
+    return (secret_decrypt(endpoint.previous_secret_encrypted),)
 
 
 class WebhookTransport:
@@ -134,13 +191,11 @@ class WebhookTransport:
         if endpoint is None:  # the engine sends only to existing, enabled endpoints
             raise PermanentError("NoEndpoint", excerpt="delivery has no endpoint")
         event = delivery.event
-        payload = event.payload
-        if delivery.sequence is not None:
-            # The stream position (CONTRACT "Merchant webhooks"), signed with the rest.
-            payload = {**payload, "sequence": delivery.sequence}
+        payload = webhook_body(delivery)
         return webhook_send(
             url=endpoint.url,
             secret=secret_decrypt(endpoint.secret_encrypted),
+            previous_secrets=endpoint_previous_secrets(endpoint),
             message_id=event.message_id,
             payload=payload,
             request_id=event.request_id,

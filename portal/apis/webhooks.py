@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from core.errors import ValidationFailed
 from core.openapi import problems
 from outbox.models import DeliveryStatus, WebhookEndpoint
+from outbox.selectors import deliveries_progress
 from outbox.services import WEBHOOK_EVENT_TYPES
 from portal.apis.base import PortalApi, Strict
 from portal.selectors import (
@@ -32,6 +33,13 @@ from portal.services import (
     endpoint_resume,
     endpoint_secret_rotate,
     endpoint_update,
+)
+from portal.services.webhooks import (
+    LOG_EVENT_TYPES,
+    OVERLAP_HOURS_DEFAULT,
+    deliveries_about,
+    deliveries_replay_about,
+    endpoint_test_send,
 )
 
 
@@ -151,22 +159,57 @@ class PortalEndpointResumeApi(PortalApi):
         return Response(status=204)
 
 
+class RotateIn(Strict):
+    overlap_hours = serializers.IntegerField(
+        min_value=0,
+        max_value=168,
+        required=False,
+        default=OVERLAP_HOURS_DEFAULT,
+        help_text="How long the replaced secret keeps signing too (both signatures are sent); "
+        "0: it stops at once (a compromised secret). Default 24.",
+    )
+
+
 class PortalEndpointRotateApi(PortalApi):
     @extend_schema(
-        request=None,
+        request=RotateIn,
         responses={200: OpenApiTypes.OBJECT, **problems(404)},
         tags=["portal"],
-        description="A new signing secret, effective at once (no overlap yet: "
-        "update the receiver right away). Shown only in this answer.",
+        description="A new signing secret, shown only in this answer. During the overlap "
+        "every message carries both signatures in `webhook-signature` (newest first); "
+        "`previous_valid_until` says when the old one stops (null: already stopped).",
     )
     def post(self, request: Request, endpoint_id: uuid.UUID) -> Response:
-        return Response({"secret": endpoint_secret_rotate(by=self.staff, endpoint_id=endpoint_id)})
+        data = RotateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        secret, until = endpoint_secret_rotate(
+            by=self.staff, endpoint_id=endpoint_id, **data.validated_data
+        )
+        return Response(
+            {"secret": secret, "previous_valid_until": until.isoformat() if until else None}
+        )
+
+
+class PortalEndpointTestApi(PortalApi):
+    @extend_schema(
+        request=None,
+        responses={202: OpenApiTypes.OBJECT, **problems(404)},
+        tags=["portal"],
+        description="Send this endpoint a `webhook.test` event through the normal delivery "
+        "engine (signed, retried, logged), whatever its event-type subscriptions; answers the "
+        "delivery to follow in the log.",
+    )
+    def post(self, request: Request, endpoint_id: uuid.UUID) -> Response:
+        delivery = endpoint_test_send(by=self.staff, endpoint_id=endpoint_id)
+        return Response(
+            {"delivery_id": delivery.id, "message_id": delivery.event.message_id}, status=202
+        )
 
 
 class DeliveryFilterIn(Strict):
     endpoint_id = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
-    event_type = serializers.ChoiceField(choices=sorted(WEBHOOK_EVENT_TYPES), required=False)
+    event_type = serializers.ChoiceField(choices=LOG_EVENT_TYPES, required=False)
     since = serializers.DateField(required=False)
     until = serializers.DateField(required=False)
     cursor = serializers.CharField(required=False, max_length=100)
@@ -202,8 +245,10 @@ class PortalDeliveryDetailApi(PortalApi):
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT, **problems(404)},
         tags=["portal"],
-        description="One delivery with the event's body and every attempt "
-        "(response status, excerpt, duration).",
+        description="One delivery with the event's body and every attempt: the request "
+        "headers sent (signatures included, never the secret; empty when the target was "
+        "refused before sending), the request body (the same on every try), the response "
+        "status, excerpt and duration.",
     )
     def get(self, request: Request, delivery_id: int) -> Response:
         return Response(
@@ -241,6 +286,38 @@ class PortalDeliveryReplayFailedApi(PortalApi):
         data = ReplayWindowIn(data=request.data)
         data.is_valid(raise_exception=True)
         return Response({"replayed": deliveries_replay(by=self.staff, **data.validated_data)})
+
+
+class AboutIn(Strict):
+    customer_id = serializers.UUIDField(required=False)
+    order_id = serializers.CharField(required=False, max_length=100)
+
+
+class PortalDeliveryReplayAboutApi(PortalApi):
+    @extend_schema(
+        parameters=[AboutIn],
+        responses={200: OpenApiTypes.OBJECT, **problems()},
+        tags=["portal"],
+        description="Progress of the deliveries about one customer or one order: how many "
+        "in total, still pending (queued or in flight), delivered, dead.",
+    )
+    def get(self, request: Request) -> Response:
+        data = AboutIn(data=request.query_params.dict())
+        data.is_valid(raise_exception=True)
+        return Response(deliveries_progress(deliveries_about(by=self.staff, **data.validated_data)))
+
+    @extend_schema(
+        request=AboutIn,
+        responses={200: OpenApiTypes.OBJECT, **problems()},
+        tags=["portal"],
+        description="Replay every finished webhook delivery whose event concerns one customer "
+        "(customer_id) or one order (order_id: purchases and refunds): answers how many "
+        "matched and how many were queued; follow them with GET on this path.",
+    )
+    def post(self, request: Request) -> Response:
+        data = AboutIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(deliveries_replay_about(by=self.staff, **data.validated_data))
 
 
 # --- API keys --------------------------------------------------------------------------------

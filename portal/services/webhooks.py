@@ -5,15 +5,19 @@ replay. Each through the outbox's own services, each audited."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ValidationFailed
+from loyalty.events import EventType
 from outbox.models import Delivery, DeliveryStatus, WebhookEndpoint
+from outbox.probes import webhook_test_event_record
+from outbox.selectors import webhook_deliveries_about
 from outbox.services import (
+    SECRET_OVERLAP_DEFAULT,
     WEBHOOK_EVENT_TYPES,
     outbox_pause,
     outbox_replay,
@@ -29,6 +33,10 @@ from portal.services.staff import WRITERS, staff_role_require
 
 #: Most deliveries one "replay all failed" may re-queue (a window beyond it: narrow it).
 REPLAY_LIMIT = 10_000
+#: Event types the delivery log filters by: the subscribable ones and the portal's test event.
+LOG_EVENT_TYPES = sorted({*WEBHOOK_EVENT_TYPES, EventType.WEBHOOK_TEST})
+#: A rotation's default overlap, in the hours the portal speaks (the outbox's default).
+OVERLAP_HOURS_DEFAULT = int(SECRET_OVERLAP_DEFAULT.total_seconds() // 3600)
 
 
 def _types_check(event_types: Iterable[str]) -> list[str]:
@@ -118,16 +126,85 @@ def endpoint_resume(*, by: StaffUser, endpoint_id: Any) -> None:
         )
 
 
-def endpoint_secret_rotate(*, by: StaffUser, endpoint_id: Any) -> str:
-    """A new signing secret, effective at once (shown once)."""
+def endpoint_secret_rotate(
+    *, by: StaffUser, endpoint_id: Any, overlap_hours: int = OVERLAP_HOURS_DEFAULT
+) -> tuple[str, datetime | None]:
+    """A new signing secret (shown once) and until when the replaced one still signs too
+    (``None``: ``overlap_hours=0``, it stopped at once, as for a compromised secret)."""
+    staff_role_require(by, WRITERS)
+    with transaction.atomic():
+        # Locked: two rotations at once must not both keep the same "previous" secret.
+        endpoint = WebhookEndpoint.objects.select_for_update().get(
+            id=endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id).id
+        )
+        secret = webhook_endpoint_rotate_secret(
+            endpoint=endpoint, overlap=timedelta(hours=overlap_hours)
+        )
+        until = endpoint.previous_secret_expires_at
+        audit_record(
+            user=by,
+            action="webhook.rotate_secret",
+            object_type="endpoint",
+            object_id=endpoint.id,
+            detail={
+                "overlap_hours": overlap_hours,
+                "previous_valid_until": until.isoformat() if until else None,
+            },
+        )
+    return secret, until
+
+
+def endpoint_test_send(*, by: StaffUser, endpoint_id: Any) -> Delivery:
+    """Send this endpoint a ``webhook.test`` event through the normal engine (whatever its
+    subscriptions: :mod:`outbox.probes`); returns the delivery to follow in the log."""
     staff_role_require(by, WRITERS)
     with transaction.atomic():
         endpoint = endpoint_get(merchant_id=by.merchant_id, endpoint_id=endpoint_id)
-        secret = webhook_endpoint_rotate_secret(endpoint=endpoint)
+        delivery = webhook_test_event_record(endpoint=endpoint)
         audit_record(
-            user=by, action="webhook.rotate_secret", object_type="endpoint", object_id=endpoint.id
+            user=by,
+            action="webhook.test",
+            object_type="endpoint",
+            object_id=endpoint.id,
+            detail={"delivery_id": delivery.id, "message_id": delivery.event.message_id},
         )
-    return secret
+    return delivery
+
+
+def deliveries_about(*, by: StaffUser, customer_id: Any = None, order_id: str = ""):
+    """This merchant's webhook deliveries about one customer or one order (exactly one given)."""
+    order_id = (order_id or "").strip()
+    if (customer_id is None) == (not order_id):
+        raise ValidationFailed(
+            "Give a customer id or an order id (one of them).",
+            errors={"customer_id": ["One of customer_id, order_id."]},
+        )
+    return webhook_deliveries_about(
+        merchant_id=by.merchant_id, customer_id=customer_id, order_id=order_id
+    )
+
+
+def deliveries_replay_about(
+    *, by: StaffUser, customer_id: Any = None, order_id: str = ""
+) -> dict[str, int]:
+    """Replay every finished webhook delivery about one customer or one order (same
+    webhook-ids, fresh schedules); answers how many matched and how many were queued. Pending
+    ones are left as they are (already on their way)."""
+    staff_role_require(by, WRITERS)
+    rows = deliveries_about(by=by, customer_id=customer_id, order_id=order_id)
+    ids = list(rows.order_by("id").values_list("id", flat=True)[: REPLAY_LIMIT + 1])
+    if len(ids) > REPLAY_LIMIT:
+        raise ValidationFailed(f"More than {REPLAY_LIMIT} deliveries; replay by window instead.")
+    with transaction.atomic():
+        count = outbox_replay(deliveries=Delivery.objects.filter(id__in=ids))
+        audit_record(
+            user=by,
+            action="webhook.replay_about",
+            object_type="customer" if customer_id is not None else "order",
+            object_id=str(customer_id) if customer_id is not None else order_id.strip()[:100],
+            detail={"matched": len(ids), "replayed": count, "at": timezone.now().isoformat()},
+        )
+    return {"matched": len(ids), "replayed": count}
 
 
 def deliveries_replay(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, NotFound, ValidationFailed
 from outbox.models import DeliveryStatus
+from outbox.selectors import deliveries_progress
 from outbox.services import WEBHOOK_EVENT_TYPES
 from portal.errors import Forbidden
 from portal.models import StaffUser
@@ -29,7 +33,27 @@ from portal.services import (
     endpoint_resume,
     endpoint_secret_rotate,
 )
+from portal.services.webhooks import (
+    LOG_EVENT_TYPES,
+    OVERLAP_HOURS_DEFAULT,
+    deliveries_about,
+    deliveries_replay_about,
+    endpoint_test_send,
+)
 from portal.views.base import action, day, moment, page_context, problem_text, staff_page
+
+
+def _overlap_hours(request: HttpRequest) -> int:
+    """The form's overlap; a value out of 0..168 is refused by the service, not clamped."""
+    raw = request.POST.get("overlap_hours", "").strip()
+    if not raw:
+        return OVERLAP_HOURS_DEFAULT
+    if not raw.isdigit() or len(raw) > 6:
+        raise ValidationFailed(
+            "The overlap must be a whole number of hours, 0 to 168.",
+            errors={"overlap_hours": ["Give 0 (immediate) to 168 hours."]},
+        )
+    return int(raw)
 
 
 @staff_page
@@ -37,6 +61,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
     user: StaffUser = request.staff  # type: ignore[attr-defined]
     error = None
     secret = None
+    previous_until = None
     if request.method == "POST":
         op = request.POST.get("op", "")
         eid = request.POST.get("endpoint_id", "")
@@ -66,11 +91,23 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
             )
         elif op == "rotate":
             try:
-                secret = endpoint_secret_rotate(by=user, endpoint_id=eid)
+                secret, previous_until = endpoint_secret_rotate(
+                    by=user, endpoint_id=eid, overlap_hours=_overlap_hours(request)
+                )
             except Forbidden:
                 raise
             except ApplicationError as exc:
                 error = problem_text(exc)
+        elif op == "test":
+            try:
+                delivery = endpoint_test_send(by=user, endpoint_id=eid)
+            except Forbidden:
+                raise
+            except ApplicationError as exc:
+                error = problem_text(exc)
+            else:
+                # Straight to the log entry, where its attempt appears once sent.
+                return HttpResponseRedirect(reverse("portal-delivery-page", args=[delivery.id]))
         if error is None and secret is None:
             return HttpResponseRedirect(request.path)
     endpoints = [
@@ -85,11 +122,29 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
             endpoints=endpoints,
             error=error,
             secret=secret,
+            previous_until=previous_until,
+            overlap_default=OVERLAP_HOURS_DEFAULT,
+            now=timezone.now(),
             event_types=sorted(WEBHOOK_EVENT_TYPES),
             nav="webhooks",
         ),
         status=400 if error else 200,
     )
+
+
+def _about(data: Any) -> dict[str, Any]:
+    """The business object of a replay: ``customer_id`` (a UUID) or ``order_id``; a customer id
+    that is no UUID is refused by the service like a missing one."""
+    customer = (data.get("customer_id") or data.get("about_customer") or "").strip()[:100]
+    order = (data.get("order_id") or data.get("about_order") or "").strip()[:100]
+    try:
+        customer_id = uuid.UUID(customer) if customer else None
+    except ValueError:
+        raise ValidationFailed(
+            "That customer id is not a customer id.",
+            errors={"customer_id": ["A UUID, as in the customer's page."]},
+        ) from None
+    return {"customer_id": customer_id, "order_id": order}
 
 
 @staff_page
@@ -102,7 +157,19 @@ def deliveries_page(request: HttpRequest) -> HttpResponse:
     error = None
     rows: list[Any] = []
     nxt = None
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("op") == "replay_about":
+        error = action(
+            request,
+            lambda: deliveries_replay_about(by=user, **_about(request.POST)),
+            _("Deliveries about it queued again."),
+        )
+        if error is None:
+            asked = _about(request.POST)
+            query = {"about_customer": asked["customer_id"] or "", "about_order": asked["order_id"]}
+            return HttpResponseRedirect(
+                f"{request.path}?{urlencode({k: v for k, v in query.items() if v})}"
+            )
+    elif request.method == "POST":
         error = action(
             request,
             lambda: deliveries_replay(
@@ -130,6 +197,14 @@ def deliveries_page(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         error = problem_text(exc)
+    progress = None
+    about: dict[str, Any] = {"customer_id": None, "order_id": ""}
+    if (request.GET.get("about_customer") or request.GET.get("about_order")) and error is None:
+        try:
+            about = _about(request.GET)
+            progress = deliveries_progress(deliveries_about(by=user, **about))
+        except ApplicationError as exc:
+            error = problem_text(exc)
     return render(
         request,
         "portal/deliveries.html",
@@ -139,9 +214,11 @@ def deliveries_page(request: HttpRequest) -> HttpResponse:
             form=form,
             error=error,
             next_cursor=nxt,
+            about=about,
+            progress=progress,
             query=urlencode({k: v for k, v in form.items() if v}),
             statuses=DeliveryStatus.values,
-            event_types=sorted(WEBHOOK_EVENT_TYPES),
+            event_types=LOG_EVENT_TYPES,
             endpoints=endpoint_list(merchant_id=user.merchant_id),
             nav="webhooks",
         ),
