@@ -17,14 +17,13 @@ from loyalty.models import (
     Customer,
     Device,
     EntryKind,
-    LoyaltyProgram,
     Manager,
     Merchant,
     Outlet,
     Purchase,
 )
 from loyalty.payloads import purchase_payload
-from loyalty.selectors import customer_get, program_for, tier_for
+from loyalty.selectors import ProgramTerms, customer_get, program_terms
 from loyalty.services.customers import customer_code_consume
 from loyalty.services.ledger import customer_lock, entry_record, lot_create, lots_consume_fifo
 from outbox.services import outbox_event_record
@@ -76,11 +75,16 @@ def purchase_quote(
     amount_minor: int,
     redeem_points: int = 0,
     lines: list[dict[str, Any]] | None = None,
-    program: LoyaltyProgram | None = None,
+    terms: ProgramTerms | None = None,
 ) -> pricing.Quote:
-    """Earn/redeem figures for a purchase; writes nothing."""
-    program = program or program_for(merchant)
-    tier = tier_for(program=program, lifetime_spend_minor=customer.lifetime_spend_minor)
+    """Earn/redeem figures for a purchase; writes nothing.
+
+    ``terms`` (program and reached tier) are read in one statement unless the caller has them.
+    """
+    terms = terms or program_terms(
+        merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor
+    )
+    program, tier = terms.program, terms.tier
     return pricing.quote_compute(
         lines=pricing.lines_parse(amount_minor, lines),
         redeem_points=redeem_points,
@@ -197,16 +201,18 @@ def _purchase_record(
         merchant=merchant, outlet_id=outlet_id, device_id=device_id, manager_id=manager_id
     )
     customer = customer_lock(merchant=merchant, customer_id=customer_id)
-    if Purchase.objects.filter(merchant=merchant, order_id=order_id).exists():
-        raise _order_conflict(merchant, order_id)
-    program = program_for(merchant)
+    # No exists() on the order id first: the unique constraint purchase_order_per_merchant
+    # answers a repeat (purchase_commit maps its IntegrityError to the same 409) for one
+    # statement less, and it is the only check that holds against a concurrent commit anyway.
+    terms = program_terms(merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor)
+    program = terms.program
     quote = purchase_quote(
         merchant=merchant,
         customer=customer,
         amount_minor=amount_minor,
         redeem_points=redeem_points,
         lines=[line.__dict__ for line in parsed_lines],
-        program=program,
+        terms=terms,
     )
     now = timezone.now()
     purchase = Purchase.objects.create(
