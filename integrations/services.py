@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.fast_sql import model_insert
 from core.local_cache import LocalCache
 from integrations.errors import IdempotencyInProgress, IdempotencyKeyReused
 from integrations.models import ApiKey, IdempotencyRecord
@@ -176,12 +177,14 @@ def idempotency_claim(
         guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
         try:
             with guard:
-                record = IdempotencyRecord.objects.create(
-                    merchant=merchant,
-                    key=key,
-                    route=operation,
-                    request_hash=request_hash,
-                    locked_until=lease,
+                record = model_insert(
+                    IdempotencyRecord(
+                        merchant=merchant,
+                        key=key,
+                        route=operation,
+                        request_hash=request_hash,
+                        locked_until=lease,
+                    )
                 )
             return IdempotencyClaim(record_id=record.id, lease=lease)
         except IntegrityError:

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import F
 
 from core.errors import NotFound
+from core.fast_sql import model_insert
 from loyalty.errors import InsufficientPoints
 from loyalty.models import (
     Customer,
@@ -44,16 +45,18 @@ def entry_record(
     customer.pending_points += pending
     if customer.balance_points < 0 or customer.pending_points < 0:
         raise InsufficientPoints("The balance cannot go below zero.")
-    return LedgerEntry.objects.create(
-        merchant_id=customer.merchant_id,
-        customer=customer,
-        kind=kind,
-        points=points,
-        pending_points=pending,
-        balance_after=customer.balance_points,
-        purchase=purchase,
-        refund=refund,
-        reason=reason,
+    return model_insert(
+        LedgerEntry(
+            merchant_id=customer.merchant_id,
+            customer=customer,
+            kind=kind,
+            points=points,
+            pending_points=pending,
+            balance_after=customer.balance_points,
+            purchase=purchase,
+            refund=refund,
+            reason=reason,
+        )
     )
 
 
@@ -95,12 +98,14 @@ def lot_create(
 ) -> PointsLot:
     available_at = now + timedelta(days=program.credit_delay_days) if deferred else now
     expires_at = available_at + timedelta(days=program.expiry_days) if program.expiry_days else None
-    return PointsLot.objects.create(
-        customer=customer,
-        purchase=purchase,
-        points=points,
-        remaining=points,
-        is_available=not deferred,
-        available_at=available_at,
-        expires_at=expires_at,
+    return model_insert(
+        PointsLot(
+            customer=customer,
+            purchase=purchase,
+            points=points,
+            remaining=points,
+            is_available=not deferred,
+            available_at=available_at,
+            expires_at=expires_at,
+        )
     )

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, ValidationFailed
+from core.fast_sql import model_insert, model_update
 from core.idempotency import Idempotency
 from loyalty import pricing
 from loyalty.events import EventType
@@ -215,19 +216,21 @@ def _purchase_record(
         terms=terms,
     )
     now = timezone.now()
-    purchase = Purchase.objects.create(
-        merchant=merchant,
-        customer=customer,
-        order_id=order_id,
-        amount_minor=amount_minor,
-        earnable_minor=quote.earnable_minor,
-        earned_points=quote.earn_points,
-        redeemed_points=quote.redeem_points,
-        redeemed_minor=quote.redeemed_minor,
-        outlet=places.outlet,
-        device=places.device,
-        manager=places.manager,
-        lines=[line.__dict__ for line in parsed_lines] if lines else [],
+    purchase = model_insert(
+        Purchase(
+            merchant=merchant,
+            customer=customer,
+            order_id=order_id,
+            amount_minor=amount_minor,
+            earnable_minor=quote.earnable_minor,
+            earned_points=quote.earn_points,
+            redeemed_points=quote.redeem_points,
+            redeemed_minor=quote.redeemed_minor,
+            outlet=places.outlet,
+            device=places.device,
+            manager=places.manager,
+            lines=[line.__dict__ for line in parsed_lines] if lines else [],
+        )
     )
     if quote.redeem_points:
         taken = lots_consume_fifo(customer, quote.redeem_points)
@@ -249,8 +252,8 @@ def _purchase_record(
             purchase=purchase,
         )
     customer.lifetime_spend_minor += amount_minor
-    customer.save(
-        update_fields=["balance_points", "pending_points", "lifetime_spend_minor", "updated_at"]
+    model_update(
+        customer, ("balance_points", "pending_points", "lifetime_spend_minor", "updated_at")
     )
     outbox_event_record(
         merchant=merchant,
