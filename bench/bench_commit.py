@@ -239,6 +239,16 @@ def wrk(name: str, port: int, script: Path, args: argparse.Namespace, seconds: f
     )
 
 
+def profile_start(pid: int, args: argparse.Namespace, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy on the gunicorn master and its workers during the measured run (``--profile``):
+    ``--gil`` keeps only the thread holding the GIL, i.e. Python CPU; folded stacks in ``out``."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "-p", str(pid), "--subprocesses", "--gil", "-r", "40", "-f", "raw"]
+    command += ["-d", str(max(1, round(args.seconds) - 1)), "-o", str(out)]
+    print(f"  profiling with py-spy into {out}")
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def measure(
     name: str, app: str, script: Path, args: argparse.Namespace, log: Path, chdir: Path
 ) -> tuple[Result, Result | None]:
@@ -246,7 +256,14 @@ def measure(
     proc, port = serve(app, args, log, chdir=chdir)
     try:
         wrk(name, port, script, args, args.warmup)  # warm-up, not measured
+        spy = (
+            profile_start(proc.pid, args, log.parent / f"{name}.pyspy.txt")
+            if args.profile
+            else None
+        )
         closed = wrk(name, port, script, args, args.seconds)
+        if spy is not None:
+            spy.wait(timeout=60)
         paced = None
         if args.rate:
             paced_lua = paced_script(script, args.rate, wrk_threads(args))
@@ -269,6 +286,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200, help="customer pool (default 200)")
     parser.add_argument(
         "--rate", type=float, default=100.0, help="paced run: requests/s offered (0: skip)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the servers during the measured run"
     )
     args = parser.parse_args()
 

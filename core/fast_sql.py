@@ -45,15 +45,39 @@ def _insert_plan(
 
 def model_insert(instance: ModelT) -> ModelT:
     """INSERT ``instance`` as ``create()`` would (same columns and values), in one round trip."""
-    sql, fields, returned = _insert_plan(type(instance))
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if returned is not None:
-            setattr(instance, returned.attname, cursor.fetchone()[0])
-    instance._state.adding = False
-    instance._state.db = connection.alias
+    model_insert_many([instance])
     return instance
+
+
+def model_insert_many(instances: list[ModelT]) -> list[ModelT]:
+    """INSERT rows of one model in one statement (``bulk_create`` without its query building).
+
+    PostgreSQL returns the ``RETURNING`` rows of a multi-row ``VALUES`` in their order, as
+    ``bulk_create`` also relies on, so each instance gets its own primary key.
+    """
+    if not instances:
+        return instances
+    sql, fields, returned = _insert_plan(type(instances[0]))
+    row = sql.index(" VALUES (") + len(" VALUES ")
+    head, values, tail = (
+        sql[:row],
+        sql[row : sql.index(")", row) + 1],
+        sql[sql.index(")", row) + 1 :],
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(instance, True), connection)
+        for instance in instances
+        for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(head + ", ".join([values] * len(instances)) + tail, params)
+        if returned is not None:
+            for instance, (pk,) in zip(instances, cursor.fetchall(), strict=True):
+                setattr(instance, returned.attname, pk)
+    for instance in instances:
+        instance._state.adding = False
+        instance._state.db = connection.alias
+    return instances
 
 
 @cache

@@ -224,9 +224,21 @@ def idempotency_complete(*, claim: IdempotencyClaim, status_code: int, body: Any
     """Store the response; runs in the transaction of the domain write it answers for."""
     if not connection.in_atomic_block:
         raise RuntimeError("idempotency_complete must run inside the domain transaction")
-    stored = IdempotencyRecord.objects.filter(
-        id=claim.record_id, status_code=None, locked_until=claim.lease
-    ).update(status_code=status_code, response_body=body, locked_until=None)
+    # Plain SQL (the commit runs it every time): set the answer only while our lease holds.
+    table = IdempotencyRecord._meta.db_table
+    body_field = IdempotencyRecord._meta.get_field("response_body")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status_code = %s, response_body = %s, locked_until = NULL "  # noqa: S608
+            "WHERE id = %s AND status_code IS NULL AND locked_until = %s",
+            [
+                status_code,
+                body_field.get_db_prep_save(body, connection),  # type: ignore[union-attr]
+                claim.record_id,
+                claim.lease,
+            ],
+        )
+        stored = cursor.rowcount
     if not stored:
         # Our lease ran out and a retry took the key over: roll our write back, theirs counts.
         raise _in_progress()

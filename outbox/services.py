@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
-from core.fast_sql import model_insert
+from core.fast_sql import model_insert, model_insert_many
 from core.request_context import current_request_id
 from loyalty.events import EventType
 from loyalty.models import Customer, Merchant, TelegramStatus
@@ -124,7 +124,7 @@ def outbox_event_record(
             )
         )
     if deliveries:
-        Delivery.objects.bulk_create(deliveries)
+        model_insert_many(deliveries)
         wakeup.notify_on_commit()
     return event
 

@@ -3,6 +3,7 @@ ledger entries. Callers run them in their own transaction, under the customer ro
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,9 +24,18 @@ from loyalty.models import (
 
 
 def customer_lock(*, merchant: Merchant, customer_id: Any) -> Customer:
-    customer = (
-        Customer.objects.select_for_update().filter(merchant=merchant, id=customer_id).first()
-    )
+    """The customer's row, locked until the caller's transaction ends (``FOR UPDATE``).
+
+    Written as SQL (``raw``): it runs on every write and the ORM's query building was a tenth
+    of the commit's CPU. A customer id that is not a UUID finds nobody, as with the ORM.
+    """
+    try:
+        cid = uuid.UUID(str(customer_id))
+    except ValueError:
+        cid = None
+    # Only the model's table name is formatted in; every value is a parameter.
+    sql = f"SELECT * FROM {Customer._meta.db_table} WHERE merchant_id = %s AND id = %s FOR UPDATE"  # noqa: S608
+    customer = next(iter(Customer.objects.raw(sql, [merchant.id, cid])), None) if cid else None
     if customer is None:
         raise NotFound(f"No customer {customer_id} for this merchant.")
     return customer

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from integrations.models import IdempotencyRecord
 from loyalty.models import Customer, LedgerEntry, PointsLot, Purchase
-from outbox.models import OutboxEvent
+from outbox.models import Delivery, OutboxEvent
 from outbox.services import webhook_endpoint_create
 from tests.integrations.api_client import post, purchase_body
 
@@ -31,7 +31,15 @@ COMMIT_STATEMENTS = 18
 
 def test_the_models_written_by_plain_sql_have_no_signal_receivers():
     """core.fast_sql sends no pre_save/post_save: nobody may be listening on these models."""
-    for model in (Purchase, PointsLot, LedgerEntry, OutboxEvent, Customer, IdempotencyRecord):
+    for model in (
+        Purchase,
+        PointsLot,
+        LedgerEntry,
+        OutboxEvent,
+        Delivery,
+        Customer,
+        IdempotencyRecord,
+    ):
         for signal in (pre_save, post_save):
             assert not signal.has_listeners(model), f"{signal} has receivers for {model}"
 
