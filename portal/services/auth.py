@@ -61,8 +61,15 @@ class TokenPair:
         }
 
 
-def _key() -> str:
-    return f"portal-jwt:{settings.SECRET_KEY}"
+def _key(secret: str | None = None) -> str:
+    return f"portal-jwt:{secret or settings.SECRET_KEY}"
+
+
+def _verifying_keys() -> list[str]:
+    """Tokens are signed with ``SECRET_KEY`` and accepted under it or any of
+    ``SECRET_KEY_FALLBACKS`` (as Django's own signing is), so rotating the key signs nobody out
+    while the old one stays listed; emptying the fallbacks ends what the old key signed."""
+    return [_key(), *(_key(old) for old in settings.SECRET_KEY_FALLBACKS)]
 
 
 def _issue(user: StaffUser, session: PortalSession) -> TokenPair:
@@ -115,15 +122,22 @@ def portal_login(*, email: str, password: str, address: str | None = None) -> To
 
 
 def _decode(token: str, typ: str) -> dict[str, Any]:
-    try:
-        claims = jwt.decode(
-            token,
-            _key(),
-            algorithms=[_ALGORITHM],
-            options={"require": ["exp", "sub", "typ", "sid"]},
-        )
-    except jwt.PyJWTError:
-        raise AuthenticationFailed("The token is invalid or expired; sign in again.") from None
+    claims: dict[str, Any] | None = None
+    for key in _verifying_keys():
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[_ALGORITHM],
+                options={"require": ["exp", "sub", "typ", "sid"]},
+            )
+            break
+        except jwt.InvalidSignatureError:
+            continue  # perhaps signed with a key now in the fallbacks
+        except jwt.PyJWTError:
+            break
+    if claims is None:
+        raise AuthenticationFailed("The token is invalid or expired; sign in again.")
     if claims.get("typ") != typ:
         raise AuthenticationFailed(f"Send a {typ} token.")
     try:

@@ -5,9 +5,9 @@ client; the signed-value case is in test_secret_key_rotation.py).
   under the new key while the old key is in ``SECRET_KEY_FALLBACKS``. A session used during the
   overlap is re-keyed by Django on that request and survives emptying the fallbacks; one not
   used during the overlap is refused afterwards (sent to the sign-in page).
-* Portal sign-ins (JWTs keyed by ``SECRET_KEY`` alone, ``portal/services/auth.py``): they end at
-  the rotation; the fallbacks do not reach them. docs/operations.md says so (users sign in
-  again); this test holds the document to it.
+* Portal sign-ins (JWTs signed with ``SECRET_KEY``, accepted under a fallback too,
+  ``portal/services/auth.py``): they survive the rotation while the old key is listed and end
+  when the fallbacks are emptied.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_admin_sessions_survive_with_the_fallback_only(settings):
     assert refused.status_code == 302 and "/login/" in refused["Location"]
 
 
-def test_portal_sign_ins_end_at_the_rotation(settings):
+def test_portal_sign_ins_survive_the_overlap_and_end_with_the_fallbacks(settings):
     settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = OLD, []
     merchant = make_merchant("Cafe").merchant
     staff_user_create(
@@ -57,6 +57,9 @@ def test_portal_sign_ins_end_at_the_rotation(settings):
     assert me.get("/api/portal/v1/me").status_code == 200
 
     settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = NEW, [OLD]
+    assert me.get("/api/portal/v1/me").status_code == 200  # the old key is a fallback
+
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = NEW, []
     answer = me.get("/api/portal/v1/me")
     assert answer.status_code == 401
     assert answer["Content-Type"].startswith("application/problem+json")
