@@ -16,7 +16,6 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
-from core.fast_sql import model_insert, model_insert_many
 from core.request_context import current_request_id
 from loyalty.events import EventType
 from loyalty.models import Customer, Merchant, TelegramStatus
@@ -72,14 +71,12 @@ def outbox_event_record(
     if event_type not in EventType.values:
         raise ValueError(f"unknown event type {event_type}")
     now = timezone.now()
-    event = model_insert(
-        OutboxEvent(
-            merchant=merchant,
-            event_type=event_type,
-            customer_id=customer.id if customer else None,
-            payload={"type": event_type, "timestamp": now.isoformat(), "data": dict(data)},
-            request_id=current_request_id() or "",
-        )
+    event = OutboxEvent.objects.create(
+        merchant=merchant,
+        event_type=event_type,
+        customer_id=customer.id if customer else None,
+        payload={"type": event_type, "timestamp": now.isoformat(), "data": dict(data)},
+        request_id=current_request_id() or "",
     )
     endpoints = [
         endpoint
@@ -124,7 +121,7 @@ def outbox_event_record(
             )
         )
     if deliveries:
-        model_insert_many(deliveries)
+        Delivery.objects.bulk_create(deliveries)
         wakeup.notify_on_commit()
     return event
 
