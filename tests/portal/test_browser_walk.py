@@ -64,6 +64,7 @@ def test_walk_through_the_portal(live_server, browser, setup, staff, receiver):
     browser.find_element(By.LINK_TEXT, "Customers").click()
     browser.find_element(By.ID, "q").send_keys("+7 916 000-00-01")
     browser.find_element(By.CSS_SELECTOR, "#customer-search button").click()
+    wait(browser).until(until.url_contains("q="))  # the list before the search has the link too
     browser.find_element(By.LINK_TEXT, "+79160000001").click()
     assert browser.find_element(By.ID, "balance").text == "6"  # 5 % of 120.00
     browser.find_element(By.ID, "points").send_keys("25")
@@ -79,6 +80,7 @@ def test_walk_through_the_portal(live_server, browser, setup, staff, receiver):
     browser.find_element(By.LINK_TEXT, "Purchases").click()
     browser.find_element(By.ID, "order_id").send_keys("W-1")
     browser.find_element(By.CSS_SELECTOR, "#purchase-filter button").click()
+    wait(browser).until(until.url_contains("order_id=W-1"))  # else W-1 of the unfiltered list
     browser.find_element(By.LINK_TEXT, "W-1").click()
     browser.find_element(By.ID, "amount_minor").send_keys("2000")
     browser.find_element(By.CSS_SELECTOR, "#refund button").click()
