@@ -14,7 +14,12 @@ per request, customers round-robin over a pool of 200. Prints commits/s and p50/
 the ratio platform/bare and /proc/loadavg (the machine may be shared: read ratios, not figures).
 
 Needs DATABASE_URL (PostgreSQL), REDIS_URL and wrk; `make bench` provides the first two.
+Then, on the same server, a paced run: the same script with wrk's ``delay()`` spacing the sends
+so that ``--rate`` (100) requests/s are offered in total; it prints the achieved rate and
+p50/p95/p99 at that load (the latency wrk measures is send-to-answer of each request).
+
 Usage: python bench/bench_commit.py [--seconds 15] [--connections 16] [--workers 2] [--threads 4]
+       [--rate 100]
 """
 
 from __future__ import annotations
@@ -75,6 +80,32 @@ function done(summary, latency, requests)
 end
 """
 
+#: Appended to the script for the paced run: each wrk thread hands out send slots
+#: ``interval_ms`` apart to its connections (``delay()`` runs before every request), so the
+#: threads together offer ``--rate`` requests/s whatever the latency, as long as a connection
+#: is free. LuaJIT's ffi gives the wall clock in microseconds (os.time has only seconds).
+PACED_LUA = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+int gettimeofday(bench_timeval *tv, void *tz);
+]]
+local tv = ffi.new("bench_timeval")
+local function now_ms()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
+end
+local interval_ms = %(interval_ms)f
+local next_slot = nil
+function delay()
+  local now = now_ms()
+  if next_slot == nil or next_slot < now then next_slot = now end
+  local wait = next_slot - now
+  next_slot = next_slot + interval_ms
+  return math.floor(wait)
+end
+"""
+
 PATH = "/api/integrations/v1/purchases"
 
 
@@ -108,6 +139,14 @@ def lua_script(key: str, customers: list[str], outlet: str | None) -> str:
         "key": key,
         "path": PATH,
     }
+
+
+def paced_script(script: Path, rate: float, threads: int) -> Path:
+    """``script`` plus the pacing of :data:`PACED_LUA` at ``rate`` requests/s over ``threads``."""
+    paced = script.with_suffix(".paced.lua")
+    interval_ms = 1000.0 * threads / rate
+    paced.write_text(script.read_text() + PACED_LUA % {"interval_ms": interval_ms})
+    return paced
 
 
 def serve(
@@ -159,12 +198,16 @@ def serve(
     raise SystemExit(f"gunicorn did not answer within 30 s; see {log}")
 
 
+def wrk_threads(args: argparse.Namespace) -> int:
+    return min(4, args.connections)
+
+
 def wrk(name: str, port: int, script: Path, args: argparse.Namespace, seconds: float) -> Result:
     run = subprocess.run(
         [
             "wrk",
             "-t",
-            str(min(4, args.connections)),
+            str(wrk_threads(args)),
             "-c",
             str(args.connections),
             "-d",
@@ -196,13 +239,36 @@ def wrk(name: str, port: int, script: Path, args: argparse.Namespace, seconds: f
     )
 
 
+def profile_start(pid: int, args: argparse.Namespace, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy on the gunicorn master and its workers during the measured run (``--profile``):
+    ``--gil`` keeps only the thread holding the GIL, i.e. Python CPU; folded stacks in ``out``."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "-p", str(pid), "--subprocesses", "--gil", "-r", "40", "-f", "raw"]
+    command += ["-d", str(max(1, round(args.seconds) - 1)), "-o", str(out)]
+    print(f"  profiling with py-spy into {out}")
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def measure(
     name: str, app: str, script: Path, args: argparse.Namespace, log: Path, chdir: Path
-) -> Result:
+) -> tuple[Result, Result | None]:
+    """Closed-loop run at fixed connections, then (``--rate``) the paced run on the same server."""
     proc, port = serve(app, args, log, chdir=chdir)
     try:
         wrk(name, port, script, args, args.warmup)  # warm-up, not measured
-        return wrk(name, port, script, args, args.seconds)
+        spy = (
+            profile_start(proc.pid, args, log.parent / f"{name}.pyspy.txt")
+            if args.profile
+            else None
+        )
+        closed = wrk(name, port, script, args, args.seconds)
+        if spy is not None:
+            spy.wait(timeout=60)
+        paced = None
+        if args.rate:
+            paced_lua = paced_script(script, args.rate, wrk_threads(args))
+            paced = wrk(name, port, paced_lua, args, args.seconds)
+        return closed, paced
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -218,6 +284,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads (default 4)")
     parser.add_argument("--customers", type=int, default=200, help="customer pool (default 200)")
+    parser.add_argument(
+        "--rate", type=float, default=100.0, help="paced run: requests/s offered (0: skip)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the servers during the measured run"
+    )
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -252,8 +324,10 @@ def main() -> None:
         f"wrk {args.connections} connections, {args.seconds:.0f} s each, "
         f"{args.customers} customers round-robin"
     )
-    bare = measure("bare", "bare_commit_app:app", bare_lua, args, log, BENCH)
-    platform = measure("platform", "config.wsgi:application", platform_lua, args, log, ROOT)
+    bare, bare_paced = measure("bare", "bare_commit_app:app", bare_lua, args, log, BENCH)
+    platform, platform_paced = measure(
+        "platform", "config.wsgi:application", platform_lua, args, log, ROOT
+    )
     print("  " + bare.describe())
     print("  " + platform.describe())
     print(
@@ -261,8 +335,14 @@ def main() -> None:
         f"p50 {platform.p50 / bare.p50:.2f}x, p95 {platform.p95 / bare.p95:.2f}x, "
         f"p99 {platform.p99 / bare.p99:.2f}x"
     )
+    failed = bare.failed + platform.failed
+    if bare_paced and platform_paced:
+        print(f"  paced at {args.rate:.0f} requests/s offered ({args.connections} connections):")
+        print("  " + bare_paced.describe())
+        print("  " + platform_paced.describe())
+        failed += bare_paced.failed + platform_paced.failed
     print(f"  loadavg: {Path('/proc/loadavg').read_text().strip()}; logs {workdir}")
-    if bare.failed or platform.failed:
+    if failed:
         raise SystemExit(f"non-2xx or socket errors during the run; see {log}")
 
 

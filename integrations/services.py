@@ -31,9 +31,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.fast_sql import model_insert
+from core.local_cache import LocalCache
 from integrations.errors import IdempotencyInProgress, IdempotencyKeyReused
 from integrations.models import ApiKey, IdempotencyRecord
 from loyalty.models import Merchant
@@ -64,12 +67,35 @@ def api_key_issue(
     return IssuedKey(api_key=key, plaintext=f"{KEY_PREFIX}{prefix}_{secret}")
 
 
+def _api_key_cache_seconds() -> float:
+    return float(getattr(settings, "API_KEY_CACHE_SECONDS", API_KEY_CACHE_SECONDS))
+
+
+#: How long a process trusts its copy of a key row (and its merchant) without reading it again.
+API_KEY_CACHE_SECONDS = 5.0
+#: Keys by prefix. The bound on revocation: a key revoked, rotated or expired through the
+#: services below (and a key or merchant saved through the ORM, see the signals) stops working
+#: in this process at once and in the others within about one second (the cache's Redis
+#: version); a change made by a plain UPDATE, or while Redis is away, within
+#: ``API_KEY_CACHE_SECONDS``. The secret itself is checked against the hash on every request.
+api_key_cache: LocalCache[ApiKey | None] = LocalCache("api-keys", max_age=_api_key_cache_seconds)
+
+
+def _api_key_load(prefix: str) -> ApiKey | None:
+    return ApiKey.objects.select_related("merchant").filter(prefix=prefix).first()
+
+
 def api_key_authenticate(plaintext: str) -> ApiKey | None:
-    """The live key for ``plaintext`` or None; the secret is compared in constant time."""
+    """The live key for ``plaintext`` or None; the secret is compared in constant time.
+
+    The row comes from :data:`api_key_cache` (one SELECT per key and process every few seconds
+    instead of one per request); revocation, expiry and the merchant's state are checked on it
+    every time. The returned key is shared by the process's threads: read it, do not change it.
+    """
     if not plaintext.startswith(KEY_PREFIX) or "_" not in plaintext[len(KEY_PREFIX) :]:
         return None
     prefix, _, secret = plaintext[len(KEY_PREFIX) :].partition("_")
-    key = ApiKey.objects.select_related("merchant").filter(prefix=prefix).first()
+    key = api_key_cache.get(prefix, lambda: _api_key_load(prefix))
     now = timezone.now()
     candidate_hash = _hash(secret)
     stored = key.secret_hash if key else _hash("")
@@ -82,11 +108,13 @@ def api_key_authenticate(plaintext: str) -> ApiKey | None:
     # Write last-used at most once a minute per key to keep the hot path read-only.
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         ApiKey.objects.filter(id=key.id).update(last_used_at=now)
+        key.last_used_at = now  # the cached copy too, or every request would write
     return key
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     ApiKey.objects.filter(id=api_key.id, revoked_at=None).update(revoked_at=timezone.now())
+    api_key_cache.invalidate()
     api_key.refresh_from_db()
     return api_key
 
@@ -96,6 +124,7 @@ def api_key_rotate(*, api_key: ApiKey, overlap: timedelta = timedelta(hours=24))
     """Issue a successor; the old key keeps working for ``overlap`` then stops."""
     new = api_key_issue(merchant=api_key.merchant, name=api_key.name, scopes=tuple(api_key.scopes))
     ApiKey.objects.filter(id=api_key.id).update(expires_at=timezone.now() + overlap)
+    api_key_cache.invalidate()
     return new
 
 
@@ -148,12 +177,14 @@ def idempotency_claim(
         guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
         try:
             with guard:
-                record = IdempotencyRecord.objects.create(
-                    merchant=merchant,
-                    key=key,
-                    route=operation,
-                    request_hash=request_hash,
-                    locked_until=lease,
+                record = model_insert(
+                    IdempotencyRecord(
+                        merchant=merchant,
+                        key=key,
+                        route=operation,
+                        request_hash=request_hash,
+                        locked_until=lease,
+                    )
                 )
             return IdempotencyClaim(record_id=record.id, lease=lease)
         except IntegrityError:
@@ -193,9 +224,21 @@ def idempotency_complete(*, claim: IdempotencyClaim, status_code: int, body: Any
     """Store the response; runs in the transaction of the domain write it answers for."""
     if not connection.in_atomic_block:
         raise RuntimeError("idempotency_complete must run inside the domain transaction")
-    stored = IdempotencyRecord.objects.filter(
-        id=claim.record_id, status_code=None, locked_until=claim.lease
-    ).update(status_code=status_code, response_body=body, locked_until=None)
+    # Plain SQL (the commit runs it every time): set the answer only while our lease holds.
+    table = IdempotencyRecord._meta.db_table
+    body_field = IdempotencyRecord._meta.get_field("response_body")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status_code = %s, response_body = %s, locked_until = NULL "  # noqa: S608
+            "WHERE id = %s AND status_code IS NULL AND locked_until = %s",
+            [
+                status_code,
+                body_field.get_db_prep_save(body, connection),  # type: ignore[union-attr]
+                claim.record_id,
+                claim.lease,
+            ],
+        )
+        stored = cursor.rowcount
     if not stored:
         # Our lease ran out and a retry took the key over: roll our write back, theirs counts.
         raise _in_progress()

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
+from core.fast_sql import model_insert, model_insert_many
 from core.request_context import current_request_id
 from loyalty.events import EventType
 from loyalty.models import Customer, Merchant, TelegramStatus
@@ -71,12 +72,14 @@ def outbox_event_record(
     if event_type not in EventType.values:
         raise ValueError(f"unknown event type {event_type}")
     now = timezone.now()
-    event = OutboxEvent.objects.create(
-        merchant=merchant,
-        event_type=event_type,
-        customer_id=customer.id if customer else None,
-        payload={"type": event_type, "timestamp": now.isoformat(), "data": dict(data)},
-        request_id=current_request_id() or "",
+    event = model_insert(
+        OutboxEvent(
+            merchant=merchant,
+            event_type=event_type,
+            customer_id=customer.id if customer else None,
+            payload={"type": event_type, "timestamp": now.isoformat(), "data": dict(data)},
+            request_id=current_request_id() or "",
+        )
     )
     endpoints = [
         endpoint
@@ -121,7 +124,7 @@ def outbox_event_record(
             )
         )
     if deliveries:
-        Delivery.objects.bulk_create(deliveries)
+        model_insert_many(deliveries)
         wakeup.notify_on_commit()
     return event
 

@@ -3,12 +3,14 @@ ledger entries. Callers run them in their own transaction, under the customer ro
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import F
 
 from core.errors import NotFound
+from core.fast_sql import model_insert
 from loyalty.errors import InsufficientPoints
 from loyalty.models import (
     Customer,
@@ -22,9 +24,18 @@ from loyalty.models import (
 
 
 def customer_lock(*, merchant: Merchant, customer_id: Any) -> Customer:
-    customer = (
-        Customer.objects.select_for_update().filter(merchant=merchant, id=customer_id).first()
-    )
+    """The customer's row, locked until the caller's transaction ends (``FOR UPDATE``).
+
+    Written as SQL (``raw``): it runs on every write and the ORM's query building was a tenth
+    of the commit's CPU. A customer id that is not a UUID finds nobody, as with the ORM.
+    """
+    try:
+        cid = uuid.UUID(str(customer_id))
+    except ValueError:
+        cid = None
+    # Only the model's table name is formatted in; every value is a parameter.
+    sql = f"SELECT * FROM {Customer._meta.db_table} WHERE merchant_id = %s AND id = %s FOR UPDATE"  # noqa: S608
+    customer = next(iter(Customer.objects.raw(sql, [merchant.id, cid])), None) if cid else None
     if customer is None:
         raise NotFound(f"No customer {customer_id} for this merchant.")
     return customer
@@ -44,16 +55,18 @@ def entry_record(
     customer.pending_points += pending
     if customer.balance_points < 0 or customer.pending_points < 0:
         raise InsufficientPoints("The balance cannot go below zero.")
-    return LedgerEntry.objects.create(
-        merchant_id=customer.merchant_id,
-        customer=customer,
-        kind=kind,
-        points=points,
-        pending_points=pending,
-        balance_after=customer.balance_points,
-        purchase=purchase,
-        refund=refund,
-        reason=reason,
+    return model_insert(
+        LedgerEntry(
+            merchant_id=customer.merchant_id,
+            customer=customer,
+            kind=kind,
+            points=points,
+            pending_points=pending,
+            balance_after=customer.balance_points,
+            purchase=purchase,
+            refund=refund,
+            reason=reason,
+        )
     )
 
 
@@ -95,12 +108,14 @@ def lot_create(
 ) -> PointsLot:
     available_at = now + timedelta(days=program.credit_delay_days) if deferred else now
     expires_at = available_at + timedelta(days=program.expiry_days) if program.expiry_days else None
-    return PointsLot.objects.create(
-        customer=customer,
-        purchase=purchase,
-        points=points,
-        remaining=points,
-        is_available=not deferred,
-        available_at=available_at,
-        expires_at=expires_at,
+    return model_insert(
+        PointsLot(
+            customer=customer,
+            purchase=purchase,
+            points=points,
+            remaining=points,
+            is_available=not deferred,
+            available_at=available_at,
+            expires_at=expires_at,
+        )
     )

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, ValidationFailed
+from core.fast_sql import model_insert, model_update
 from core.idempotency import Idempotency
 from loyalty import pricing
 from loyalty.events import EventType
@@ -17,14 +18,13 @@ from loyalty.models import (
     Customer,
     Device,
     EntryKind,
-    LoyaltyProgram,
     Manager,
     Merchant,
     Outlet,
     Purchase,
 )
 from loyalty.payloads import purchase_payload
-from loyalty.selectors import customer_get, program_for, tier_for
+from loyalty.selectors import ProgramTerms, customer_get, program_terms
 from loyalty.services.customers import customer_code_consume
 from loyalty.services.ledger import customer_lock, entry_record, lot_create, lots_consume_fifo
 from outbox.services import outbox_event_record
@@ -49,7 +49,7 @@ def place_resolve(
         if not value:
             return None
         try:
-            obj = model.objects.filter(merchant=merchant, id=uuid.UUID(str(value))).first()
+            obj = _own_row(model, merchant, uuid.UUID(str(value)))
         except ValueError:
             obj = None
         if obj is None:
@@ -69,6 +69,14 @@ def place_resolve(
     return PlaceRefs(outlet=outlet, device=device, manager=fetch(Manager, manager_id, "manager_id"))
 
 
+def _own_row(model: Any, merchant: Merchant, row_id: uuid.UUID) -> Any:
+    """The merchant's outlet/device/manager ``row_id`` or None, in plain SQL (every commit runs
+    it; the ORM's query building cost more than the lookup)."""
+    # Only the model's table name is formatted in; every value is a parameter.
+    sql = f"SELECT * FROM {model._meta.db_table} WHERE merchant_id = %s AND id = %s"  # noqa: S608
+    return next(iter(model.objects.raw(sql, [merchant.id, row_id])), None)
+
+
 def purchase_quote(
     *,
     merchant: Merchant,
@@ -76,11 +84,16 @@ def purchase_quote(
     amount_minor: int,
     redeem_points: int = 0,
     lines: list[dict[str, Any]] | None = None,
-    program: LoyaltyProgram | None = None,
+    terms: ProgramTerms | None = None,
 ) -> pricing.Quote:
-    """Earn/redeem figures for a purchase; writes nothing."""
-    program = program or program_for(merchant)
-    tier = tier_for(program=program, lifetime_spend_minor=customer.lifetime_spend_minor)
+    """Earn/redeem figures for a purchase; writes nothing.
+
+    ``terms`` (program and reached tier) are read in one statement unless the caller has them.
+    """
+    terms = terms or program_terms(
+        merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor
+    )
+    program, tier = terms.program, terms.tier
     return pricing.quote_compute(
         lines=pricing.lines_parse(amount_minor, lines),
         redeem_points=redeem_points,
@@ -197,31 +210,35 @@ def _purchase_record(
         merchant=merchant, outlet_id=outlet_id, device_id=device_id, manager_id=manager_id
     )
     customer = customer_lock(merchant=merchant, customer_id=customer_id)
-    if Purchase.objects.filter(merchant=merchant, order_id=order_id).exists():
-        raise _order_conflict(merchant, order_id)
-    program = program_for(merchant)
+    # No exists() on the order id first: the unique constraint purchase_order_per_merchant
+    # answers a repeat (purchase_commit maps its IntegrityError to the same 409) for one
+    # statement less, and it is the only check that holds against a concurrent commit anyway.
+    terms = program_terms(merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor)
+    program = terms.program
     quote = purchase_quote(
         merchant=merchant,
         customer=customer,
         amount_minor=amount_minor,
         redeem_points=redeem_points,
         lines=[line.__dict__ for line in parsed_lines],
-        program=program,
+        terms=terms,
     )
     now = timezone.now()
-    purchase = Purchase.objects.create(
-        merchant=merchant,
-        customer=customer,
-        order_id=order_id,
-        amount_minor=amount_minor,
-        earnable_minor=quote.earnable_minor,
-        earned_points=quote.earn_points,
-        redeemed_points=quote.redeem_points,
-        redeemed_minor=quote.redeemed_minor,
-        outlet=places.outlet,
-        device=places.device,
-        manager=places.manager,
-        lines=[line.__dict__ for line in parsed_lines] if lines else [],
+    purchase = model_insert(
+        Purchase(
+            merchant=merchant,
+            customer=customer,
+            order_id=order_id,
+            amount_minor=amount_minor,
+            earnable_minor=quote.earnable_minor,
+            earned_points=quote.earn_points,
+            redeemed_points=quote.redeem_points,
+            redeemed_minor=quote.redeemed_minor,
+            outlet=places.outlet,
+            device=places.device,
+            manager=places.manager,
+            lines=[line.__dict__ for line in parsed_lines] if lines else [],
+        )
     )
     if quote.redeem_points:
         taken = lots_consume_fifo(customer, quote.redeem_points)
@@ -243,8 +260,8 @@ def _purchase_record(
             purchase=purchase,
         )
     customer.lifetime_spend_minor += amount_minor
-    customer.save(
-        update_fields=["balance_points", "pending_points", "lifetime_spend_minor", "updated_at"]
+    model_update(
+        customer, ("balance_points", "pending_points", "lifetime_spend_minor", "updated_at")
     )
     outbox_event_record(
         merchant=merchant,

@@ -46,6 +46,8 @@ def test_right_prefix_wrong_secret_is_401(key, customer):
 
 
 def test_revoked_key_is_401(key, customer):
+    # The first call caches the key row in this process; revoking drops the copy at once.
+    assert get(client_for(key), f"customers/{customer.id}").status_code == 200
     api_key_revoke(api_key=ApiKey.objects.get())
     assert_problem(get(client_for(key), f"customers/{customer.id}"), 401, "unauthenticated")
 
@@ -55,12 +57,29 @@ def test_inactive_merchant_is_401(key, merchant, customer):
     assert_problem(get(client_for(key), f"customers/{customer.id}"), 401)
 
 
-def test_rotated_key_works_during_the_overlap_and_stops_after(key, customer):
+def test_merchant_deactivated_through_the_orm_drops_cached_keys(key, merchant, customer):
+    assert get(client_for(key), f"customers/{customer.id}").status_code == 200
+    merchant.is_active = False
+    merchant.save(update_fields=["is_active"])
+    assert_problem(get(client_for(key), f"customers/{customer.id}"), 401)
+
+
+def test_unannounced_change_shows_after_the_cache_bound(key, customer, settings):
+    """A plain UPDATE is not announced: the cached row serves until API_KEY_CACHE_SECONDS."""
+    assert get(client_for(key), f"customers/{customer.id}").status_code == 200
+    ApiKey.objects.update(revoked_at=timezone.now())
+    assert get(client_for(key), f"customers/{customer.id}").status_code == 200  # cached copy
+    settings.API_KEY_CACHE_SECONDS = 0  # the bound has passed
+    assert_problem(get(client_for(key), f"customers/{customer.id}"), 401)
+
+
+def test_rotated_key_works_during_the_overlap_and_stops_after(key, customer, settings):
     old = ApiKey.objects.get()
     new = api_key_rotate(api_key=old, overlap=timedelta(hours=1))
     assert get(client_for(key), f"customers/{customer.id}").status_code == 200
     assert get(client_for(new.plaintext), f"customers/{customer.id}").status_code == 200
     ApiKey.objects.filter(id=old.id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    settings.API_KEY_CACHE_SECONDS = 0  # the plain UPDATE shows once the cache bound has passed
     assert_problem(get(client_for(key), f"customers/{customer.id}"), 401)
     assert get(client_for(new.plaintext), f"customers/{customer.id}").status_code == 200
 

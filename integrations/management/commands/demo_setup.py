@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import ApiKey
-from integrations.services import api_key_authenticate, api_key_issue
+from integrations.services import api_key_authenticate, api_key_cache, api_key_issue
 from loyalty.models import Customer, Merchant
 from loyalty.services import customer_register, merchant_create, points_adjust
 from outbox.models import WebhookEndpoint
@@ -154,6 +154,7 @@ class Command(BaseCommand):
                 ApiKey.objects.filter(
                     merchant=merchant, name=DEMO_KEY_NAME, revoked_at=None
                 ).update(revoked_at=timezone.now())
+                api_key_cache.invalidate()
                 plaintext = api_key_issue(merchant=merchant, name=DEMO_KEY_NAME).plaintext
         customer = Customer.objects.get(merchant=merchant, phone=DEMO_PHONE)
         outlet = merchant.outlets.order_by("name").first()

@@ -1,0 +1,103 @@
+"""One-row INSERT and UPDATE in SQL built once per model, for the hot write paths (issue 16).
+
+``Model.objects.create()`` and ``save(update_fields=...)`` rebuild their SQL on every call
+(``SQLInsertCompiler.as_sql`` and friends were a fifth of the commit's CPU). These send the same
+statement through the same connection and cursor wrappers (so the slow-query observer, the
+query counters and the transaction are unchanged), with values prepared by the model's own
+fields (``pre_save`` for ``auto_now``/``auto_now_add``, ``get_db_prep_save`` for JSON, UUIDs
+and dates). Decisions and limits:
+
+* the column list is every local concrete field except an auto-increment primary key, which
+  comes back by ``RETURNING``; so defaults are those the model's ``__init__`` filled in;
+* no ``pre_save``/``post_save`` signals are sent: use these only for models nobody listens to
+  (``tests/integrations/test_commit_statements.py`` checks the hot models have no receivers);
+* the default database only (the project has one).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, TypeVar, cast
+
+from django.db import connection
+from django.db.models import Field, Model
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+@cache
+def _insert_plan(
+    model: type[Model],
+) -> tuple[str, tuple[Field[Any, Any], ...], Field[Any, Any] | None]:
+    meta = model._meta
+    pk = meta.pk
+    returned = pk if pk is not None and getattr(pk, "db_returning", False) else None
+    fields = tuple(f for f in meta.local_concrete_fields if f is not returned)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    values = ", ".join(["%s"] * len(fields))
+    # Only the model's own table and column names are formatted in; every value is a parameter.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+    if returned is not None:
+        sql += f" RETURNING {quote(returned.column)}"
+    return sql, fields, returned
+
+
+def model_insert(instance: ModelT) -> ModelT:
+    """INSERT ``instance`` as ``create()`` would (same columns and values), in one round trip."""
+    model_insert_many([instance])
+    return instance
+
+
+def model_insert_many(instances: list[ModelT]) -> list[ModelT]:
+    """INSERT rows of one model in one statement (``bulk_create`` without its query building).
+
+    PostgreSQL returns the ``RETURNING`` rows of a multi-row ``VALUES`` in their order, as
+    ``bulk_create`` also relies on, so each instance gets its own primary key.
+    """
+    if not instances:
+        return instances
+    sql, fields, returned = _insert_plan(type(instances[0]))
+    row = sql.index(" VALUES (") + len(" VALUES ")
+    head, values, tail = (
+        sql[:row],
+        sql[row : sql.index(")", row) + 1],
+        sql[sql.index(")", row) + 1 :],
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(instance, True), connection)
+        for instance in instances
+        for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(head + ", ".join([values] * len(instances)) + tail, params)
+        if returned is not None:
+            for instance, (pk,) in zip(instances, cursor.fetchall(), strict=True):
+                setattr(instance, returned.attname, pk)
+    for instance in instances:
+        instance._state.adding = False
+        instance._state.db = connection.alias
+    return instances
+
+
+@cache
+def _update_plan(
+    model: type[Model], names: tuple[str, ...]
+) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    meta = model._meta
+    fields = tuple(cast("Field[Any, Any]", meta.get_field(name)) for name in names)
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    assert meta.pk is not None
+    # Only the model's own table and column names are formatted in; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    return sql, fields
+
+
+def model_update(instance: Model, fields: tuple[str, ...]) -> None:
+    """``save(update_fields=fields)`` for an existing row (``auto_now`` fields refreshed)."""
+    sql, prepared = _update_plan(type(instance), fields)
+    params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in prepared]
+    params.append(instance.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

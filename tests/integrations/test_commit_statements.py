@@ -1,0 +1,56 @@
+"""The commit's statement budget (issue 16): what a steady-state POST purchases sends.
+
+Counts, not times: a regression that adds a round trip to the hot path (an exists() before an
+insert, a lookup that the caches answer) fails here, whatever the machine's speed.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.db.models.signals import post_save, pre_save
+from django.test.utils import CaptureQueriesContext
+
+from integrations.models import IdempotencyRecord
+from loyalty.models import Customer, LedgerEntry, PointsLot, Purchase
+from outbox.models import Delivery, OutboxEvent
+from outbox.services import webhook_endpoint_create
+from tests.integrations.api_client import post, purchase_body
+
+#: Statements of a steady-state commit with one webhook endpoint and the key cached, counted
+#: inside the test's transaction, where the claim and the durable atomic each add a SAVEPOINT
+#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 14 below, COMMIT):
+#: idempotency claim, outlet, customer FOR UPDATE, program + tier, purchase, lot, ledger entry,
+#: customer update, outbox event, endpoints, stream sequence, delivery, pg_notify, idempotency
+#: completion. Before issue 16 the same commit sent 5 more (key lookup, order-id exists(),
+#: program and tier apart).
+COMMIT_STATEMENTS = 18
+
+
+def test_the_models_written_by_plain_sql_have_no_signal_receivers():
+    """core.fast_sql sends no pre_save/post_save: nobody may be listening on these models."""
+    for model in (
+        Purchase,
+        PointsLot,
+        LedgerEntry,
+        OutboxEvent,
+        Delivery,
+        Customer,
+        IdempotencyRecord,
+    ):
+        for signal in (pre_save, post_save):
+            assert not signal.has_listeners(model), f"{signal} has receivers for {model}"
+
+
+@pytest.mark.django_db
+def test_a_steady_state_commit_stays_within_its_statement_budget(api, setup, customer):
+    webhook_endpoint_create(merchant=setup.merchant, url="http://127.0.0.1:9/hook")
+    assert post(api, "purchases", purchase_body(setup, customer), key="warm").status_code == 201
+    body = {**purchase_body(setup, customer), "order_id": f"o-{uuid.uuid4()}"}
+    with CaptureQueriesContext(connection) as queries:
+        response = post(api, "purchases", body, key=str(uuid.uuid4()))
+    assert response.status_code == 201
+    sent = [q["sql"].split()[0].upper() + " " + q["sql"][:70] for q in queries.captured_queries]
+    assert len(sent) <= COMMIT_STATEMENTS, "\n".join(sent)
