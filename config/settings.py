@@ -137,6 +137,13 @@ ALERT_COOLDOWN_SECONDS = env.int("ALERT_COOLDOWN_SECONDS", 900, minimum=0)
 #: Where scripts/backup.sh keeps dumps and the last-success timestamp that /metrics reads.
 BACKUP_DIR = env.str("BACKUP_DIR", str(BASE_DIR / "backups"))
 
+# --- Integration API ----------------------------------------------------------------------------
+#: How long an api process trusts its copy of an API key row without reading it again when no
+#: change was announced (integrations/services.py: a revocation through the services or the
+#: admin is announced and takes effect within about a second; only a plain SQL UPDATE waits
+#: for this bound). A setting, not an environment variable: nothing in operations tunes it.
+API_KEY_CACHE_SECONDS = 5.0
+
 # --- Outbox -------------------------------------------------------------------------------------
 OUTBOX_ALLOW_PRIVATE_TARGETS = env.bool("OUTBOX_ALLOW_PRIVATE_TARGETS", False)
 #: Outbox tunables (not in CONTRACT's list; optional, documented in the README).

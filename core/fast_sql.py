@@ -11,7 +11,9 @@ and dates). Decisions and limits:
   comes back by ``RETURNING``; so defaults are those the model's ``__init__`` filled in;
 * no ``pre_save``/``post_save`` signals are sent: use these only for models nobody listens to
   (``tests/integrations/test_commit_statements.py`` checks the hot models have no receivers);
-* the default database only (the project has one).
+* the default database only (the project has one);
+* portable SQL only (``make run`` uses SQLite): values go through the fields'
+  ``get_db_prep_*`` (UUIDs, JSON), and a row lock is written only where the backend has one.
 """
 
 from __future__ import annotations
@@ -81,6 +83,35 @@ def model_insert_many(instances: list[ModelT]) -> list[ModelT]:
 
 
 @cache
+def _row_plan(
+    model: type[Model], names: tuple[str, ...], lock: bool
+) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    meta = model._meta
+    fields = tuple(cast("Field[Any, Any]", meta.get_field(name)) for name in names)
+    quote = connection.ops.quote_name
+    where = " AND ".join(f"{quote(f.column)} = %s" for f in fields)
+    tail = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    # Only the model's own table and column names are formatted in; every value is a parameter.
+    sql = f"SELECT * FROM {quote(meta.db_table)} WHERE {where}{tail}"  # noqa: S608
+    return sql, fields
+
+
+def model_row(model: type[ModelT], *, lock: bool = False, **equals: Any) -> ModelT | None:
+    """The row of ``model`` whose fields equal ``equals`` (attnames such as ``merchant_id``
+    work), or None; ``lock`` adds ``FOR UPDATE`` (held until the transaction ends).
+
+    ``objects.filter(...).first()`` without the query building; at most one row is expected
+    (look up by a unique key).
+    """
+    names = tuple(equals)
+    sql, fields = _row_plan(model, names, lock)
+    params = [
+        f.get_db_prep_value(equals[n], connection) for f, n in zip(fields, names, strict=True)
+    ]
+    return next(iter(model._default_manager.raw(sql, params)), None)
+
+
+@cache
 def _update_plan(
     model: type[Model], names: tuple[str, ...]
 ) -> tuple[str, tuple[Field[Any, Any], ...]]:
@@ -98,6 +129,7 @@ def model_update(instance: Model, fields: tuple[str, ...]) -> None:
     """``save(update_fields=fields)`` for an existing row (``auto_now`` fields refreshed)."""
     sql, prepared = _update_plan(type(instance), fields)
     params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in prepared]
-    params.append(instance.pk)
+    assert instance._meta.pk is not None
+    params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -68,11 +68,9 @@ def api_key_issue(
 
 
 def _api_key_cache_seconds() -> float:
-    return float(getattr(settings, "API_KEY_CACHE_SECONDS", API_KEY_CACHE_SECONDS))
+    return float(settings.API_KEY_CACHE_SECONDS)
 
 
-#: How long a process trusts its copy of a key row (and its merchant) without reading it again.
-API_KEY_CACHE_SECONDS = 5.0
 #: Keys by prefix. The bound on revocation: a key revoked, rotated or expired through the
 #: services below (and a key or merchant saved through the ORM, see the signals) stops working
 #: in this process at once and in the others within about one second (the cache's Redis
@@ -225,17 +223,22 @@ def idempotency_complete(*, claim: IdempotencyClaim, status_code: int, body: Any
     if not connection.in_atomic_block:
         raise RuntimeError("idempotency_complete must run inside the domain transaction")
     # Plain SQL (the commit runs it every time): set the answer only while our lease holds.
-    table = IdempotencyRecord._meta.db_table
-    body_field = IdempotencyRecord._meta.get_field("response_body")
+    # Values go through the model's fields (JSON, and the lease's datetime as SQLite stores it).
+    meta = IdempotencyRecord._meta
+    quote = connection.ops.quote_name
+
+    def prep(name: str, value: Any) -> Any:
+        return meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
+
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET status_code = %s, response_body = %s, locked_until = NULL "  # noqa: S608
-            "WHERE id = %s AND status_code IS NULL AND locked_until = %s",
+            f"UPDATE {quote(meta.db_table)} SET status_code = %s, response_body = %s, "  # noqa: S608
+            "locked_until = NULL WHERE id = %s AND status_code IS NULL AND locked_until = %s",
             [
                 status_code,
-                body_field.get_db_prep_save(body, connection),  # type: ignore[union-attr]
-                claim.record_id,
-                claim.lease,
+                prep("response_body", body),
+                prep("id", claim.record_id),
+                prep("locked_until", claim.lease),
             ],
         )
         stored = cursor.rowcount

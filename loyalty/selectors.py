@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from core.errors import NotFound
@@ -68,8 +69,14 @@ def program_terms(*, merchant: Merchant, lifetime_spend_minor: int) -> ProgramTe
 
     Same answer as :func:`program_for` + :func:`tier_for`: a ``LEFT JOIN LATERAL`` picks the
     highest tier whose threshold the spend reaches. A merchant without a program row yet (never
-    configured) falls back to :func:`program_for`, which creates it with the defaults.
+    configured) falls back to :func:`program_for`, which creates it with the defaults. On a
+    database without ``LATERAL`` (SQLite, ``make run``) it is those two queries.
     """
+    if connection.vendor != "postgresql":
+        program = program_for(merchant)
+        return ProgramTerms(
+            program, tier_for(program=program, lifetime_spend_minor=lifetime_spend_minor)
+        )
     program_table = LoyaltyProgram._meta.db_table
     tier_table = Tier._meta.db_table
     # Only the models' own table names are formatted in; every value is a parameter.

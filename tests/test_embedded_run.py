@@ -102,3 +102,7 @@ def test_embedded_run_serves_and_delivers(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # nothing failed on the way, in the request nor in the in-process relay's jobs (SQLite has
+    # no row locks, no LATERAL, no ``= ANY``: the hot paths' plain SQL must stay portable)
+    errors = [line for line in log.read_text().splitlines() if '"level": "ERROR"' in line]
+    assert not errors, errors[:3]

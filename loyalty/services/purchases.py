@@ -9,8 +9,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import Conflict, ValidationFailed
-from core.fast_sql import model_insert, model_update
+from core.errors import ApplicationError, Conflict, ValidationFailed
+from core.fast_sql import model_insert, model_row, model_update
 from core.idempotency import Idempotency
 from loyalty import pricing
 from loyalty.events import EventType
@@ -49,7 +49,7 @@ def place_resolve(
         if not value:
             return None
         try:
-            obj = _own_row(model, merchant, uuid.UUID(str(value)))
+            obj = model_row(model, merchant_id=merchant.id, id=uuid.UUID(str(value)))
         except ValueError:
             obj = None
         if obj is None:
@@ -67,14 +67,6 @@ def place_resolve(
     device = fetch(Device, device_id, "device_id")
     outlet = fetch(Outlet, outlet_id, "outlet_id") or (device.outlet if device else None)
     return PlaceRefs(outlet=outlet, device=device, manager=fetch(Manager, manager_id, "manager_id"))
-
-
-def _own_row(model: Any, merchant: Merchant, row_id: uuid.UUID) -> Any:
-    """The merchant's outlet/device/manager ``row_id`` or None, in plain SQL (every commit runs
-    it; the ORM's query building cost more than the lookup)."""
-    # Only the model's table name is formatted in; every value is a parameter.
-    sql = f"SELECT * FROM {model._meta.db_table} WHERE merchant_id = %s AND id = %s"  # noqa: S608
-    return next(iter(model.objects.raw(sql, [merchant.id, row_id])), None)
 
 
 def purchase_quote(
@@ -182,6 +174,14 @@ def purchase_commit(
                 idempotency.complete(purchase)
     except IntegrityError as exc:
         if "purchase_order_per_merchant" in str(exc):
+            raise _order_conflict(merchant, order_id) from None
+        raise
+    except ApplicationError:
+        # A repeat of a committed order is answered as such (409) whatever else it would fail
+        # on now (the points it redeemed are gone, its code was used): the register learns the
+        # order went through instead of being told to take points the customer no longer has.
+        # Looked up only on this error path, after the transaction rolled back.
+        if order_id and Purchase.objects.filter(merchant=merchant, order_id=order_id).exists():
             raise _order_conflict(merchant, order_id) from None
         raise
     return purchase

@@ -194,6 +194,18 @@ def test_duplicate_order_id_is_409_naming_the_purchase(api, setup, customer):
     assert "order_id" in problem["errors"]
 
 
+def test_a_retried_order_that_redeemed_everything_is_409_not_422(api, setup):
+    # The first commit took all 500 points; the register, unsure it went through, sends the
+    # same order again under a new key: it hears "already committed", not "not enough points".
+    customer = make_customer(setup.merchant, points=500)
+    body = purchase_body(setup, customer, redeem_points=500, amount_minor=1000_00)
+    first = post(api, "purchases", body, key=idem())
+    assert first.status_code == 201, first.content
+    problem = assert_problem(post(api, "purchases", body, key=idem()), 409, "conflict")
+    assert problem["purchase_id"] == first.json()["id"]
+    assert Purchase.objects.count() == 1
+
+
 def test_commit_needs_an_idempotency_key(api, setup, customer):
     problem = assert_problem(post(api, "purchases", purchase_body(setup, customer)), 400)
     assert "Idempotency-Key" in problem["errors"]
