@@ -26,6 +26,9 @@ sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)  # .ci/services.sh and manage.py are run relative to the checkout
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("OUTBOX_ALLOW_PRIVATE_TARGETS", "1")
+# A throwaway key for a throwaway database, so that `--help` and a bare run work as printed.
+os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdef0123456789")
+os.environ.setdefault("METRICS_PUBLIC", "1")
 
 import django  # noqa: E402
 

@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("OUTBOX_ALLOW_PRIVATE_TARGETS", "1")
+# A throwaway key for a throwaway database, so that `--help` and a bare run work as printed.
+os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdef0123456789")
+os.environ.setdefault("METRICS_PUBLIC", "1")
 
 import django  # noqa: E402
 

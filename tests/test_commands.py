@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from io import StringIO
@@ -124,6 +125,25 @@ def test_every_command_has_help(command):
         timeout=60,
     )
     assert result.returncode == 0 and "usage:" in result.stdout
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "bench").glob("bench_*.py")))
+def test_every_benchmark_has_help_without_any_settings(script):
+    # As printed in the README: ``python bench/<script> --help`` on a shell with nothing set.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "METRICS_PUBLIC", "METRICS_TOKEN", "DJANGO_SETTINGS_MODULE"}
+    }
+    result = subprocess.run(
+        [sys.executable, f"bench/{script}", "--help"],
+        cwd=ROOT,
+        env={**env, "ENV_FILE": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "usage:" in result.stdout, result.stderr[-800:]
 
 
 def test_relay_waits_for_an_unreachable_database_with_one_line_per_try(tmp_path):
