@@ -2,8 +2,9 @@
 real HTTP receiver on loopback, signatures verified with the ``standardwebhooks`` library.
 
 The representative tests of delivery, retry, pause, ordering and a worker SIGKILL run on both
-brokers (``broker``: Redis, RabbitMQ); the rest on Redis only, as their subject (the retry
-policy's details, replay, PostgreSQL or Redis going away) does not depend on the broker. A
+brokers (``broker``: Redis, RabbitMQ), and so does a PostgreSQL restart mid-stream; the rest on
+Redis only, as their subject (the retry policy's details, replay, Redis going away) does not
+depend on the broker. A
 RabbitMQ restart mid-stream, graceful and hard, is in ``tests/scaleout/test_rabbitmq_restart.py``.
 """
 
@@ -273,7 +274,20 @@ def test_payload_is_stored_once(transactional_db, receiver):
     assert json.dumps(OutboxEvent.objects.get().payload)
 
 
-def test_postgres_restart_mid_stream_loses_nothing(stack, receiver, shop):
+def _database_answers() -> bool:
+    from django.db import OperationalError, connections
+
+    connections.close_all()
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except OperationalError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
+def test_postgres_restart_mid_stream_loses_nothing(stack, broker, receiver, shop):
     import os
     import subprocess
 
@@ -292,6 +306,8 @@ def test_postgres_restart_mid_stream_loses_nothing(stack, receiver, shop):
     subprocess.run([".ci/services.sh", "pg-stop", services], check=True, capture_output=True)
     time.sleep(3)  # relay and workers lose their connections while rows are pending or leased
     subprocess.run([".ci/services.sh", "pg-start", services], check=True, capture_output=True)
+    # Back as this process sees it (directly, or through PgBouncer once it logs in again).
+    wait_until(_database_answers, timeout=30)
     for i in range(10, 20):
         _commit(setup, customer, f"PG-{i}")
     total = Delivery.objects.count()

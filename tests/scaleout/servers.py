@@ -75,6 +75,10 @@ pool_mode = transaction
 default_pool_size = 20
 max_client_conn = 400
 server_reset_query =
+; retry a failed server login after 1 s, not the default 15 s: after a PostgreSQL restart the
+; pool would otherwise answer every client "server login has been failing" for up to 15 s more
+; (docs/scaling.md, PgBouncer)
+server_login_retry = 1
 ; /health's database check sends statement_timeout as a startup option
 ignore_startup_parameters = extra_float_digits,options
 logfile = {base}/pgbouncer.log
