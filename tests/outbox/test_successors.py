@@ -11,6 +11,7 @@ A real Dramatiq worker delivers to a real receiver on loopback.
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
@@ -21,7 +22,7 @@ from loyalty.services import points_adjust, purchase_commit
 from outbox.actors import enqueue
 from outbox.engine import BREAKER_THRESHOLD
 from outbox.models import Delivery, DeliveryStatus, WebhookEndpoint
-from outbox.relay import Relay, deliveries_claim
+from outbox.relay import Relay, deliveries_claim, successors_claim
 from outbox.services import outbox_pause, outbox_resume, webhook_endpoint_create
 from tests.factories import make_customer, make_merchant
 from tests.fixtures.processes import wait_until
@@ -126,3 +127,57 @@ def test_handing_on_claims_only_the_next_due_unpaused_delivery_of_the_stream(tra
     )
     claim = deliveries_claim(batch=10, lease_seconds=30, only=streams)
     assert claim is not None and claim.ids == [ann_rows[1]]
+
+
+def test_the_one_probe_successor_claim_keeps_every_rule_of_the_claim(transactional_db):
+    # successors_claim (the worker's hand-on) against the same situations: one in flight per
+    # stream and commit order, pauses of every scope, an open circuit, a row not due yet.
+    setup = make_merchant("Hand on fast")
+    endpoint, _ = webhook_endpoint_create(merchant=setup.merchant, url="http://127.0.0.1:9/h")
+    ann, bob = make_customer(setup.merchant), make_customer(setup.merchant)
+    for person in (ann, ann, ann, bob):
+        points_adjust(merchant=setup.merchant, customer_id=person.id, points=1, reason="x")
+    rows = list(
+        Delivery.objects.filter(customer_id=ann.id).order_by("id").values_list("id", flat=True)
+    )
+    stream = {(endpoint.id, ann.id)}
+
+    def claim() -> list[int] | None:
+        got = successors_claim(streams=stream, lease_seconds=30)
+        return None if got is None else got.ids
+
+    assert claim() == [rows[0]]  # the head, nothing of Bob's
+    assert claim() is None  # the head is leased: wait
+    Delivery.objects.filter(id=rows[0]).update(status=DeliveryStatus.DELIVERED)
+    for scope in (
+        {"endpoint_id": str(endpoint.id)},
+        {"merchant_id": str(setup.merchant.id)},
+        {"channel": "webhook"},
+        {},
+    ):
+        outbox_pause(reason="maintenance", actor="test", **scope)
+        assert claim() is None, scope
+        outbox_resume(actor="test", **scope)
+    WebhookEndpoint.objects.filter(id=endpoint.id).update(
+        consecutive_failures=BREAKER_THRESHOLD, circuit_open_until=timezone.now()
+    )
+    assert claim() is None  # circuit: the relay's half-open probe decides
+    WebhookEndpoint.objects.filter(id=endpoint.id).update(
+        consecutive_failures=0, circuit_open_until=None
+    )
+    later = timezone.now() + timedelta(minutes=5)
+    Delivery.objects.filter(id=rows[1]).update(next_attempt_at=later)
+    assert claim() is None  # the head is a retry not due yet; the row after it must not jump
+    Delivery.objects.filter(id=rows[1]).update(next_attempt_at=timezone.now())
+    assert claim() == [rows[1]]
+    leased = Delivery.objects.get(id=rows[1])
+    assert leased.status == DeliveryStatus.LEASED and leased.lease_expires_at is not None
+    Delivery.objects.filter(id=rows[1]).update(status=DeliveryStatus.DEAD)
+    assert claim() == [rows[2]]  # a dead head no longer holds the stream
+    # Several streams in one claim: Ann's head is leased now, so only Bob's head goes.
+    bob_head = Delivery.objects.filter(customer_id=bob.id).order_by("id").first()
+    assert bob_head is not None
+    both = successors_claim(
+        streams={(endpoint.id, ann.id), (endpoint.id, bob.id)}, lease_seconds=30
+    )
+    assert both is not None and both.ids == [bob_head.id]
