@@ -235,6 +235,14 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     _db["OPTIONS"].setdefault("connect_timeout", 3)
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 60, minimum=0)
     _db["CONN_HEALTH_CHECKS"] = True
+    # Server-side binding: parameters travel apart from the SQL text (no quoting in Python), and
+    # a statement run DB_PREPARE_THRESHOLD times on a connection is prepared once (parsed and
+    # planned once per connection). Prepared statements need a direct connection or PgBouncer
+    # >= 1.21 with max_prepared_statements: behind an older PgBouncer in transaction mode set
+    # DB_PREPARE_THRESHOLD=0 (never prepare). bench/bench_commit.py measured it (README).
+    _db["OPTIONS"].setdefault("server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", True))
+    _prepare = env.int("DB_PREPARE_THRESHOLD", 5, minimum=0)
+    _db["OPTIONS"].setdefault("prepare_threshold", _prepare or None)
 else:
     # Writers wait for SQLite's lock instead of failing at once; IMMEDIATE avoids upgrade deadlocks.
     _db.setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})

@@ -71,6 +71,7 @@ def test_api_and_worker_through_pgbouncer_relay_direct(
     key = api_key_issue(merchant=setup.merchant).plaintext
     pooled = {
         "DATABASE_URL": bouncer_url(pgbouncer),
+        "DB_PREPARE_THRESHOLD": "0",  # PgBouncer 1.18 in transaction mode: no prepared statements
         # Named, so that the relay's sessions can be found in pg_stat_activity.
         "RELAY_DATABASE_URL": child_database_url() + "?application_name=outbox-relay",
     }
