@@ -85,30 +85,68 @@ def model_insert_many(instances: list[ModelT]) -> list[ModelT]:
 @cache
 def _row_plan(
     model: type[Model], names: tuple[str, ...], lock: bool
-) -> tuple[str, tuple[Field[Any, Any], ...]]:
+) -> tuple[str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
     meta = model._meta
     fields = tuple(cast("Field[Any, Any]", meta.get_field(name)) for name in names)
+    selected = tuple(meta.concrete_fields)
     quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in selected)
     where = " AND ".join(f"{quote(f.column)} = %s" for f in fields)
     tail = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
     # Only the model's own table and column names are formatted in; every value is a parameter.
-    sql = f"SELECT * FROM {quote(meta.db_table)} WHERE {where}{tail}"  # noqa: S608
-    return sql, fields
+    # The columns are named, not ``*``: a prepared statement keeps its result type when a
+    # migration adds a column under a running process.
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where}{tail}"  # noqa: S608
+    return sql, fields, selected
 
 
-def model_row(model: type[ModelT], *, lock: bool = False, **equals: Any) -> ModelT | None:
-    """The row of ``model`` whose fields equal ``equals`` (attnames such as ``merchant_id``
-    work), or None; ``lock`` adds ``FOR UPDATE`` (held until the transaction ends).
+def model_rows(model: type[ModelT], *, lock: bool = False, **equals: Any) -> list[ModelT]:
+    """The rows of ``model`` whose fields equal ``equals`` (attnames such as ``merchant_id``
+    work), as model instances; ``lock`` adds ``FOR UPDATE`` (held until the transaction ends).
 
-    ``objects.filter(...).first()`` without the query building; at most one row is expected
-    (look up by a unique key).
+    ``list(objects.filter(...))`` without the query building: every concrete column is read
+    and goes through the converters the ORM would apply (JSON, and on SQLite UUIDs and dates),
+    then ``Model.from_db``, so the instances are what the ORM would have returned. No order.
     """
-    names = tuple(equals)
-    sql, fields = _row_plan(model, names, lock)
+    names = tuple(sorted(equals))
+    sql, fields, selected = _row_plan(model, names, lock)
     params = [
         f.get_db_prep_value(equals[n], connection) for f, n in zip(fields, names, strict=True)
     ]
-    return next(iter(model._default_manager.raw(sql, params)), None)
+    converters = [
+        (i, column, functions)
+        for i, f in enumerate(selected)
+        for column, functions in (_converters(connection.vendor, f),)
+        if functions
+    ]
+    attnames = [f.attname for f in selected]
+    rows: list[ModelT] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for raw in cursor.fetchall():
+            values = list(raw)
+            for i, column, functions in converters:
+                for function in functions:
+                    values[i] = function(values[i], column, connection)
+            rows.append(model.from_db(connection.alias, attnames, values))
+    return rows
+
+
+@cache
+def _converters(vendor: str, field: Field[Any, Any]) -> tuple[Any, tuple[Any, ...]]:
+    """The column expression of ``field`` and the functions the ORM's compiler applies to it
+    when read (``SQLCompiler.get_converters``): the backend's, then the field's own."""
+    del vendor  # part of the cache key only: the converters depend on the backend
+    column = field.get_col(field.model._meta.db_table)
+    functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+    return column, tuple(functions)
+
+
+def model_row(model: type[ModelT], *, lock: bool = False, **equals: Any) -> ModelT | None:
+    """The row of ``model`` whose fields equal ``equals``, or None (:func:`model_rows`); at
+    most one row is expected (look up by a unique key)."""
+    found = model_rows(model, lock=lock, **equals)
+    return found[0] if found else None
 
 
 @cache

@@ -4,6 +4,14 @@ Each view checks its input with its own serializer, calls one service or selecto
 key's merchant (so every read and write is scoped to it), and answers through its own output
 serializer. Errors are problem+json via ``core.problems``; the shared request fields and
 the base view live in :mod:`integrations.fields`.
+
+SHAPED: the hot operations (``POST code``, ``GET customers/{id}``, ``POST calculate``,
+``POST purchases``) answer their payload (:mod:`loyalty.payloads`) as it is, without running
+it through the output serializer, which then only declares the shape for the schema. The
+payload builders already hold JSON-ready values (ids and times as strings, as the webhooks
+carry them), so the serializer would return them unchanged; skipping it saved its per-request
+field copies (issue 16). ``tests/integrations/test_output_shapes.py`` checks the identity on
+real answers, so a payload that stops being JSON-ready fails there.
 """
 
 from __future__ import annotations
@@ -102,7 +110,7 @@ class CodeRedeemApi(IntegrationApi):
             )
 
         def render(customer: Customer) -> tuple[int, Any]:
-            return 200, self.CodeRedeemOutput({"customer": customer_payload(customer)}).data
+            return 200, {"customer": customer_payload(customer)}  # CodeRedeemOutput (see SHAPED)
 
         return idempotent(request, operation="POST code", key=key, render=render, perform=perform)
 
@@ -118,7 +126,7 @@ class CustomerGetApi(IntegrationApi):
     )
     def get(self, request: Request, customer_id: Any) -> Response:
         customer = customer_get(merchant=request.auth.merchant, customer_id=customer_id)
-        return Response(CustomerOutput(customer_payload(customer)).data)
+        return Response(customer_payload(customer))  # CustomerOutput (see SHAPED)
 
 
 class CustomerByPhoneApi(IntegrationApi):
@@ -244,7 +252,7 @@ class PurchaseCalculateApi(IntegrationApi):
             lines=data.get("lines"),
         )
         body = quote_payload(customer=result.customer, quote=result.quote)
-        return Response(self.PurchaseCalculateOutput(body).data)
+        return Response(body)  # PurchaseCalculateOutput (see SHAPED)
 
 
 class PurchaseCommitApi(IntegrationApi):
@@ -293,7 +301,7 @@ class PurchaseCommitApi(IntegrationApi):
 
         def render(purchase: Purchase) -> tuple[int, Any]:
             payload = purchase_payload(purchase, balance_points=purchase.customer.balance_points)
-            return 201, self.PurchaseOutput(payload).data
+            return 201, payload  # PurchaseOutput (see SHAPED)
 
         return idempotent(
             request, operation="POST purchases", key=key, render=render, perform=perform

@@ -4,6 +4,7 @@ operations share."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
@@ -57,10 +58,31 @@ class IntegrationApi(APIView):
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    """The serializer's validated data, or a 400 problem listing every invalid field."""
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+    """The serializer's validated data, or a 400 problem listing every invalid field.
+
+    Each thread keeps one instance per serializer class and validates every request's data
+    with it: a new instance deep-copies and binds its declared fields (nested ones too), about
+    0.3 ms per request on the hot endpoints against 0.05 ms to reuse them (issue 16). Only the
+    instance's own per-call state (``initial_data`` and what ``is_valid`` caches) changes
+    between calls, and it is dropped after each one, so no request's data stays behind; the
+    fields are never given a context (none of the API's inputs uses one).
+    """
+    pool: dict[Any, serializers.Serializer] = _serializers.__dict__
+    serializer = pool.get(serializer_class)
+    if serializer is None:
+        serializer = pool[serializer_class] = serializer_class(data=data)
+    else:
+        serializer.initial_data = data
+    try:
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+    finally:
+        for state in ("initial_data", "_validated_data", "_errors", "_data"):
+            serializer.__dict__.pop(state, None)
+
+
+#: Per thread: the serializer instance of each input class (:func:`validated`).
+_serializers = threading.local()
 
 
 class StrictSerializer(serializers.Serializer):

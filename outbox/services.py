@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
-from core.fast_sql import model_insert, model_insert_many
+from core.fast_sql import model_insert, model_insert_many, model_rows
 from core.request_context import current_request_id
 from loyalty.events import EventType
 from loyalty.models import Customer, Merchant, TelegramStatus
@@ -83,7 +83,7 @@ def outbox_event_record(
     )
     endpoints = [
         endpoint
-        for endpoint in WebhookEndpoint.objects.filter(merchant=merchant, is_enabled=True)
+        for endpoint in model_rows(WebhookEndpoint, merchant_id=merchant.id, is_enabled=True)
         if event_type in WEBHOOK_EVENT_TYPES and endpoint.subscribes_to(event_type)
     ]
     sequences = (
