@@ -124,8 +124,11 @@ def outbox_event_record(
             )
         )
     if deliveries:
-        model_insert_many(deliveries)
-        wakeup.notify_on_commit()
+        if wakeup.notifies_in_sql():  # the relay's nudge rides on the INSERT: one round trip
+            model_insert_many(deliveries, notify=wakeup.CHANNEL)
+        else:
+            model_insert_many(deliveries)
+            wakeup.notify_on_commit()
     return event
 
 

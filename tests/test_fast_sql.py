@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from core.fast_sql import model_insert, model_row, model_rows
+from core.fast_sql import model_insert, model_insert_many, model_row, model_rows
 from outbox.models import EventType, OutboxEvent, WebhookEndpoint
 from outbox.services import webhook_endpoint_create
+from outbox.wakeup import CHANNEL
 from tests.factories import make_customer, make_merchant
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +62,45 @@ def test_model_row_reads_a_json_payload_and_locks_on_request():
     assert "SELECT *" not in sql  # named columns: a prepared plan survives an added column
     assert sql.endswith("FOR UPDATE") == connection.features.has_select_for_update
     assert model_row(OutboxEvent, id=event.id + 1_000_000) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_model_insert_many_can_notify_in_the_same_statement():
+    """One statement: the rows get their own keys in order, and the channel hears it once when
+    the transaction commits, never when it rolls back."""
+    setup = make_merchant("Notify")
+    if connection.vendor != "postgresql":
+        with pytest.raises(ValueError, match="PostgreSQL"):
+            model_insert_many([_event(setup.merchant, "N-0")], notify="x")
+        return
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        with transaction.atomic():
+            events = [_event(setup.merchant, f"N-{n}") for n in range(3)]
+            with CaptureQueriesContext(connection) as seen:
+                model_insert_many(events, notify=CHANNEL)
+            assert len(seen.captured_queries) == 1
+            assert list(listener.notifies(timeout=0.3, stop_after=1)) == []  # not committed
+        heard = list(listener.notifies(timeout=5, stop_after=1))
+        assert [n.channel for n in heard] == [CHANNEL]
+        assert list(listener.notifies(timeout=0.3, stop_after=1)) == []  # once, not per row
+        stored = dict(
+            OutboxEvent.objects.filter(merchant=setup.merchant).values_list("id", "payload")
+        )
+        assert [stored[e.id]["data"]["order_id"] for e in events] == ["N-0", "N-1", "N-2"]
+
+        with pytest.raises(RuntimeError), transaction.atomic():
+            model_insert_many([_event(setup.merchant, "N-9")], notify=CHANNEL)
+            raise RuntimeError("roll back")
+        assert list(listener.notifies(timeout=0.5, stop_after=1)) == []
+
+
+def _event(merchant, order_id):
+    return OutboxEvent(
+        merchant=merchant,
+        event_type=EventType.PURCHASE_COMMITTED,
+        payload={"data": {"order_id": order_id}},
+    )

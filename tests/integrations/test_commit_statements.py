@@ -21,12 +21,12 @@ from tests.integrations.api_client import post, purchase_body
 
 #: Statements of a steady-state commit with one webhook endpoint and the key cached, counted
 #: inside the test's transaction, where the claim and the durable atomic each add a SAVEPOINT
-#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 14 below, COMMIT):
+#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 13 below, COMMIT):
 #: idempotency claim, outlet, customer FOR UPDATE, program + tier, purchase, lot, ledger entry,
-#: customer update, outbox event, endpoints, stream sequence, delivery, pg_notify, idempotency
-#: completion. Before issue 16 the same commit sent 5 more (key lookup, order-id exists(),
-#: program and tier apart).
-COMMIT_STATEMENTS = 18
+#: customer update, outbox event, endpoints, stream sequence, delivery with its pg_notify,
+#: idempotency completion. Before issue 16 the same commit sent 6 more (key lookup, order-id
+#: exists(), program and tier apart, pg_notify apart).
+COMMIT_STATEMENTS = 17
 
 
 def test_the_models_written_by_plain_sql_have_no_signal_receivers():
