@@ -13,11 +13,13 @@ and dates). Decisions and limits:
   (``tests/integrations/test_commit_statements.py`` checks the hot models have no receivers);
 * the default database only (the project has one);
 * portable SQL only (``make run`` uses SQLite): values go through the fields'
-  ``get_db_prep_*`` (UUIDs, JSON), and a row lock is written only where the backend has one.
+  ``get_db_prep_*`` (UUIDs, JSON), and a row lock is written only where the backend has one;
+  :class:`WriteBatch` sends its statements one by one there.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar, cast
 
@@ -51,16 +53,11 @@ def model_insert(instance: ModelT) -> ModelT:
     return instance
 
 
-def model_insert_many(instances: list[ModelT], *, notify: str | None = None) -> list[ModelT]:
+def model_insert_many(instances: list[ModelT]) -> list[ModelT]:
     """INSERT rows of one model in one statement (``bulk_create`` without its query building).
 
     PostgreSQL returns the ``RETURNING`` rows of a multi-row ``VALUES`` in their order, as
     ``bulk_create`` also relies on, so each instance gets its own primary key.
-
-    ``notify`` (PostgreSQL only, with an auto-increment key): the same statement also runs
-    ``pg_notify(notify, '')`` once, as an uncorrelated scalar subquery (evaluated once) beside
-    the CTE that returns the inserted keys in their order: one round trip instead of two.
-    PostgreSQL sends the notification when, and only if, the transaction commits.
     """
     if not instances:
         return instances
@@ -77,16 +74,6 @@ def model_insert_many(instances: list[ModelT], *, notify: str | None = None) -> 
         for f in fields
     ]
     statement = head + ", ".join([values] * len(instances)) + tail
-    if notify is not None:
-        if connection.vendor != "postgresql" or returned is None:
-            raise ValueError("notify needs PostgreSQL and an auto-increment primary key")
-        key = connection.ops.quote_name(returned.column)
-        # The keys in the order the INSERT returned them (a CTE scan keeps its rows' order).
-        statement = (
-            f"WITH inserted AS ({statement}) "  # noqa: S608 - only the key's name is formatted in
-            f"SELECT {key}, (SELECT pg_notify(%s, '')) FROM inserted"
-        )
-        params.append(notify)
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         if returned is not None:
@@ -187,3 +174,152 @@ def model_update(instance: Model, fields: tuple[str, ...]) -> None:
     params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+@dataclass
+class _Write:
+    sql: str  # one INSERT or UPDATE, with %s placeholders
+    params: list[Any]
+    instance: Model
+    returned: Field[Any, Any] | None = None  # the auto key that comes back, for an INSERT
+    #: (parameter position, foreign key, index of the batch's write that inserts the target)
+    links: list[tuple[int, Field[Any, Any], int]] = field(default_factory=list)
+
+
+class WriteBatch:
+    """Writes that need no answer but their new keys, sent as ONE statement (issue 16).
+
+    ``insert()`` and ``update()`` prepare each row at once, as :func:`model_insert` and
+    :func:`model_update` would (``pre_save`` runs then, so ``auto_now_add`` times are on the
+    instance before ``send()``), and ``send()`` writes them all: on PostgreSQL one statement of
+    data-modifying CTEs, ``WITH w0 AS (INSERT ... RETURNING id), w1 AS (UPDATE ...) SELECT
+    (SELECT id FROM w0)``, so a commit's purchase, lot, ledger entry, balance, event and
+    deliveries cost one round trip instead of six. Elsewhere (SQLite) one statement per write.
+
+    Rules that come with one statement (PostgreSQL runs the CTEs on one snapshot):
+
+    * no two writes of one row (two UPDATEs of the same row would be unpredictable), and no
+      write that needs to see another's effect except through a foreign key;
+    * a foreign key to an instance inserted earlier in the batch whose auto key is not known yet
+      (an event before its deliveries) is written as ``(SELECT id FROM wN)``; constraints,
+      deferred or not, are checked after the whole statement, so they see every row of it;
+    * ``notify`` (PostgreSQL) adds ``pg_notify(channel, '')`` to the statement, delivered when,
+      and only if, the transaction commits.
+
+    Use inside the caller's transaction; nothing is sent before ``send()``. No signals are
+    sent, as with the other writers here.
+    """
+
+    def __init__(self) -> None:
+        self._writes: list[_Write] = []
+        self._notify: str | None = None
+
+    def insert(self, instance: ModelT) -> ModelT:
+        sql, fields, returned = _insert_plan(type(instance))
+        params: list[Any] = []
+        links: list[tuple[int, Field[Any, Any], int]] = []
+        for f in fields:
+            target = self._pending_target(instance, f)
+            if target is not None:
+                links.append((len(params), f, target))
+                params.append(None)  # replaced by a reference to the target's CTE
+            else:
+                params.append(f.get_db_prep_save(f.pre_save(instance, True), connection))
+        self._writes.append(_Write(sql, params, instance, returned, links))
+        return instance
+
+    def update(self, instance: ModelT, fields: tuple[str, ...]) -> ModelT:
+        sql, prepared = _update_plan(type(instance), fields)
+        params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in prepared]
+        assert instance._meta.pk is not None
+        params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
+        self._writes.append(_Write(sql, params, instance))
+        return instance
+
+    def notify(self, channel: str) -> None:
+        """Also run ``pg_notify(channel, '')`` in the statement (PostgreSQL only)."""
+        if connection.vendor != "postgresql":
+            raise ValueError("notify needs PostgreSQL")
+        self._notify = channel
+
+    def _pending_target(self, instance: Model, f: Field[Any, Any]) -> int | None:
+        """The index of the batch's INSERT of the instance that ``f`` (a foreign key) points
+        to, when that instance's key is not known yet; None for any other field."""
+        if not f.is_relation or getattr(instance, f.attname) is not None:
+            return None
+        target = f.get_cached_value(instance, None)  # type: ignore[attr-defined]
+        if target is None or target.pk is not None:
+            return None
+        for i, write in enumerate(self._writes):
+            if write.instance is target and write.returned is not None:
+                return i
+        raise ValueError(f"{f} points to an unsaved {type(target).__name__} not in the batch")
+
+    def send(self) -> None:
+        writes, self._writes = self._writes, []
+        if writes:
+            if connection.vendor == "postgresql":
+                self._send_one(writes)
+            else:
+                for write in writes:
+                    self._send_alone(write, writes)
+        for write in writes:
+            write.instance._state.adding = False
+            write.instance._state.db = connection.alias
+        self._notify = None
+
+    def _send_one(self, writes: list[_Write]) -> None:
+        quote = connection.ops.quote_name
+        ctes: list[str] = []
+        params: list[Any] = []
+        selected: list[str] = []
+        for i, write in enumerate(writes):
+            sql, values = write.sql, list(write.params)
+            if write.links:  # a key returned by an earlier CTE instead of a parameter
+                references = {
+                    position: f"(SELECT {quote(_key(writes[target]).column)} FROM w{target})"  # noqa: S608
+                    for position, _f, target in write.links
+                }
+                pieces = sql.split("%s")
+                sql = pieces[0] + "".join(
+                    references.get(position, "%s") + piece
+                    for position, piece in enumerate(pieces[1:])
+                )
+                values = [v for position, v in enumerate(values) if position not in references]
+            ctes.append(f"w{i} AS ({sql})")
+            params.extend(values)
+            if write.returned is not None:  # the plan's INSERT ends in RETURNING its key
+                selected.append(f"(SELECT {quote(write.returned.column)} FROM w{i})")  # noqa: S608
+        returned = [w for w in writes if w.returned is not None]
+        if self._notify is not None:
+            selected.append("(SELECT pg_notify(%s, ''))")
+            params.append(self._notify)
+        # Table and column names come from the models' plans; every value is a parameter.
+        statement = f"WITH {', '.join(ctes)} SELECT {', '.join(selected) or '1'}"
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            keys = cursor.fetchone()
+        assert keys is not None
+        for write, key in zip(returned, keys[: len(returned)], strict=True):
+            setattr(write.instance, _key(write).attname, key)
+        for write in writes:
+            for _position, f, target in write.links:
+                setattr(write.instance, f.attname, writes[target].instance.pk)
+
+    @staticmethod
+    def _send_alone(write: _Write, writes: list[_Write]) -> None:
+        values = list(write.params)
+        for position, f, target in write.links:
+            key = writes[target].instance.pk  # inserted before: the batch keeps its order
+            values[position] = f.get_db_prep_save(key, connection)
+            setattr(write.instance, f.attname, key)
+        with connection.cursor() as cursor:
+            cursor.execute(write.sql, values)
+            if write.returned is not None:
+                (key, *_) = cursor.fetchone()
+                setattr(write.instance, write.returned.attname, key)
+
+
+def _key(write: _Write) -> Field[Any, Any]:
+    assert write.returned is not None
+    return write.returned

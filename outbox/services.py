@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
-from core.fast_sql import model_insert, model_insert_many, model_rows
+from core.fast_sql import WriteBatch, model_rows
 from core.request_context import current_request_id
 from loyalty.events import EventType
 from loyalty.models import Customer, Merchant, TelegramStatus
@@ -67,12 +67,32 @@ def outbox_event_record(
     customer: Customer | None = None,
 ) -> OutboxEvent:
     """Store one event and a delivery per subscribed endpoint and per linked Telegram chat."""
+    writes = WriteBatch()
+    event = outbox_event_add(
+        writes, merchant=merchant, event_type=event_type, data=data, customer=customer
+    )
+    writes.send()
+    return event
+
+
+def outbox_event_add(
+    writes: WriteBatch,
+    *,
+    merchant: Merchant,
+    event_type: str,
+    data: Mapping[str, Any],
+    customer: Customer | None = None,
+) -> OutboxEvent:
+    """:func:`outbox_event_record` into the caller's ``writes``: the endpoints are read and the
+    streams' sequence numbers taken now, the event and its deliveries are written (with the
+    relay's wake-up) when the caller sends the batch, in the same transaction. The event's key
+    is set by ``writes.send()``."""
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_event_record must run inside the domain transaction")
     if event_type not in EventType.values:
         raise ValueError(f"unknown event type {event_type}")
     now = timezone.now()
-    event = model_insert(
+    event = writes.insert(
         OutboxEvent(
             merchant=merchant,
             event_type=event_type,
@@ -123,11 +143,12 @@ def outbox_event_record(
                 next_attempt_at=now,
             )
         )
+    for delivery in deliveries:
+        writes.insert(delivery)
     if deliveries:
-        if wakeup.notifies_in_sql():  # the relay's nudge rides on the INSERT: one round trip
-            model_insert_many(deliveries, notify=wakeup.CHANNEL)
+        if wakeup.notifies_in_sql():  # the relay's nudge rides on the batch: no round trip
+            writes.notify(wakeup.CHANNEL)
         else:
-            model_insert_many(deliveries)
             wakeup.notify_on_commit()
     return event
 

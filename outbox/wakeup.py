@@ -42,7 +42,7 @@ def notify_on_commit() -> None:
 
 def notifies_in_sql() -> bool:
     """Whether the nudge is a ``pg_notify`` a writer may fold into one of its own statements
-    (``core.fast_sql.model_insert_many(..., notify=CHANNEL)``) instead of
+    (``core.fast_sql.WriteBatch.notify(CHANNEL)``) instead of
     :func:`notify_on_commit`."""
     return connection.vendor == "postgresql"
 

@@ -6,9 +6,11 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from core.fast_sql import model_insert, model_insert_many, model_row, model_rows
-from outbox.models import EventType, OutboxEvent, WebhookEndpoint
+from core.fast_sql import WriteBatch, model_insert, model_row, model_rows
+from loyalty.models import Customer
+from outbox.models import Channel, Delivery, EventType, OutboxEvent, WebhookEndpoint
 from outbox.services import webhook_endpoint_create
 from outbox.wakeup import CHANNEL
 from tests.factories import make_customer, make_merchant
@@ -65,13 +67,15 @@ def test_model_row_reads_a_json_payload_and_locks_on_request():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_model_insert_many_can_notify_in_the_same_statement():
-    """One statement: the rows get their own keys in order, and the channel hears it once when
-    the transaction commits, never when it rolls back."""
+def test_a_write_batch_is_one_statement_that_notifies_once_on_commit():
+    """Events, their deliveries (keyed to an event whose id comes back in the same statement),
+    an update and the relay's wake-up: one statement; every row gets its own key and the
+    channel hears it once when the transaction commits, never when it rolls back."""
     setup = make_merchant("Notify")
+    customer = make_customer(setup.merchant)
     if connection.vendor != "postgresql":
         with pytest.raises(ValueError, match="PostgreSQL"):
-            model_insert_many([_event(setup.merchant, "N-0")], notify="x")
+            WriteBatch().notify("x")
         return
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
@@ -79,9 +83,18 @@ def test_model_insert_many_can_notify_in_the_same_statement():
     with psycopg.connect(**params, autocommit=True) as listener:
         listener.execute(f"LISTEN {CHANNEL}")
         with transaction.atomic():
-            events = [_event(setup.merchant, f"N-{n}") for n in range(3)]
+            writes = WriteBatch()
+            events = [writes.insert(_event(setup.merchant, f"N-{n}")) for n in range(3)]
+            deliveries = [
+                writes.insert(_delivery(setup.merchant, event, chat))
+                for event, chat in ((events[2], 7), (events[0], 8), (events[2], 9))
+            ]
+            customer.balance_points = 42
+            writes.update(customer, ("balance_points",))
+            writes.notify(CHANNEL)
+            assert events[0].pk is None  # nothing sent yet
             with CaptureQueriesContext(connection) as seen:
-                model_insert_many(events, notify=CHANNEL)
+                writes.send()
             assert len(seen.captured_queries) == 1
             assert list(listener.notifies(timeout=0.3, stop_after=1)) == []  # not committed
         heard = list(listener.notifies(timeout=5, stop_after=1))
@@ -91,11 +104,53 @@ def test_model_insert_many_can_notify_in_the_same_statement():
             OutboxEvent.objects.filter(merchant=setup.merchant).values_list("id", "payload")
         )
         assert [stored[e.id]["data"]["order_id"] for e in events] == ["N-0", "N-1", "N-2"]
+        linked = dict(Delivery.objects.values_list("id", "event_id"))
+        assert [linked[d.id] for d in deliveries] == [events[2].id, events[0].id, events[2].id]
+        assert [d.event_id for d in deliveries] == [events[2].id, events[0].id, events[2].id]
+        assert Customer.objects.get(id=customer.id).balance_points == 42
 
         with pytest.raises(RuntimeError), transaction.atomic():
-            model_insert_many([_event(setup.merchant, "N-9")], notify=CHANNEL)
+            writes = WriteBatch()
+            writes.insert(_event(setup.merchant, "N-9"))
+            writes.notify(CHANNEL)
+            writes.send()
             raise RuntimeError("roll back")
         assert list(listener.notifies(timeout=0.5, stop_after=1)) == []
+        batched = OutboxEvent.objects.filter(
+            merchant=setup.merchant, event_type=EventType.PURCHASE_COMMITTED
+        )
+        assert batched.count() == 3
+
+
+def test_a_write_batch_stores_what_model_insert_stores():
+    """The same rows as one model_insert at a time: values, auto_now_add times, keys."""
+    setup = make_merchant("Batch")
+    writes = WriteBatch()
+    batched = writes.insert(_event(setup.merchant, "B-1"))
+    delivery = writes.insert(_delivery(setup.merchant, batched, 5))
+    assert batched.created_at is not None  # pre_save ran at insert(), before send()
+    writes.send()
+    alone = model_insert(_event(setup.merchant, "B-2"))
+    read = {e.id: _fields(e) for e in OutboxEvent.objects.filter(merchant=setup.merchant)}
+    assert read[batched.id] == _fields(batched) and read[alone.id] == _fields(alone)
+    assert Delivery.objects.get(id=delivery.id).event_id == batched.id
+    assert not batched._state.adding and not delivery._state.adding
+
+
+def test_a_write_batch_refuses_a_link_to_an_unsaved_row_outside_it():
+    setup = make_merchant("Outside")
+    with pytest.raises(ValueError, match="not in the batch"):
+        WriteBatch().insert(_delivery(setup.merchant, _event(setup.merchant, "X"), 1))
+
+
+def _delivery(merchant, event, chat_id):
+    return Delivery(
+        event=event,
+        merchant=merchant,
+        channel=Channel.TELEGRAM,
+        telegram_chat_id=chat_id,
+        next_attempt_at=timezone.now(),
+    )
 
 
 def _event(merchant, order_id):

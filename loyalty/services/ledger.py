@@ -50,22 +50,47 @@ def entry_record(
     refund: Refund | None = None,
     reason: str = "",
 ) -> LedgerEntry:
-    customer.balance_points += points
-    customer.pending_points += pending
-    if customer.balance_points < 0 or customer.pending_points < 0:
-        raise InsufficientPoints("The balance cannot go below zero.")
+    """Move the customer's balances by ``points`` and ``pending`` and write the entry."""
     return model_insert(
-        LedgerEntry(
-            merchant_id=customer.merchant_id,
-            customer=customer,
+        entry_build(
+            customer,
             kind=kind,
             points=points,
-            pending_points=pending,
-            balance_after=customer.balance_points,
+            pending=pending,
             purchase=purchase,
             refund=refund,
             reason=reason,
         )
+    )
+
+
+def entry_build(
+    customer: Customer,
+    *,
+    kind: str,
+    points: int = 0,
+    pending: int = 0,
+    purchase: Purchase | None = None,
+    refund: Refund | None = None,
+    reason: str = "",
+) -> LedgerEntry:
+    """:func:`entry_record` without the write: the balances move on ``customer`` and the
+    unsaved entry is returned for the caller's :class:`~core.fast_sql.WriteBatch`. The caller
+    writes both the entry and the customer's balances in its transaction."""
+    customer.balance_points += points
+    customer.pending_points += pending
+    if customer.balance_points < 0 or customer.pending_points < 0:
+        raise InsufficientPoints("The balance cannot go below zero.")
+    return LedgerEntry(
+        merchant_id=customer.merchant_id,
+        customer=customer,
+        kind=kind,
+        points=points,
+        pending_points=pending,
+        balance_after=customer.balance_points,
+        purchase=purchase,
+        refund=refund,
+        reason=reason,
     )
 
 
@@ -105,16 +130,30 @@ def lot_create(
     purchase: Purchase | None = None,
     deferred: bool = False,
 ) -> PointsLot:
+    """Write a lot of ``points`` earned now (available at once, or after the credit delay)."""
+    return model_insert(
+        lot_build(customer, program, points, now=now, purchase=purchase, deferred=deferred)
+    )
+
+
+def lot_build(
+    customer: Customer,
+    program: LoyaltyProgram,
+    points: int,
+    *,
+    now: datetime,
+    purchase: Purchase | None = None,
+    deferred: bool = False,
+) -> PointsLot:
+    """:func:`lot_create` without the write (for the caller's ``WriteBatch``)."""
     available_at = now + timedelta(days=program.credit_delay_days) if deferred else now
     expires_at = available_at + timedelta(days=program.expiry_days) if program.expiry_days else None
-    return model_insert(
-        PointsLot(
-            customer=customer,
-            purchase=purchase,
-            points=points,
-            remaining=points,
-            is_available=not deferred,
-            available_at=available_at,
-            expires_at=expires_at,
-        )
+    return PointsLot(
+        customer=customer,
+        purchase=purchase,
+        points=points,
+        remaining=points,
+        is_available=not deferred,
+        available_at=available_at,
+        expires_at=expires_at,
     )

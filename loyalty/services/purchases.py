@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, ValidationFailed
-from core.fast_sql import model_insert, model_row, model_update
+from core.fast_sql import WriteBatch, model_row
 from core.idempotency import Idempotency
 from loyalty import pricing
 from loyalty.events import EventType
@@ -26,8 +26,8 @@ from loyalty.models import (
 from loyalty.payloads import purchase_payload
 from loyalty.selectors import ProgramTerms, customer_get, program_terms
 from loyalty.services.customers import customer_code_consume
-from loyalty.services.ledger import customer_lock, entry_record, lot_create, lots_consume_fifo
-from outbox.services import outbox_event_record
+from loyalty.services.ledger import customer_lock, entry_build, lot_build, lots_consume_fifo
+from outbox.services import outbox_event_add
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,10 @@ def _purchase_record(
         terms=terms,
     )
     now = timezone.now()
-    purchase = model_insert(
+    # The writes go out as one statement (core.fast_sql.WriteBatch) after the reads above and
+    # the redeem's lot updates: purchase, lot, ledger entries, balance, event and deliveries.
+    writes = WriteBatch()
+    purchase = writes.insert(
         Purchase(
             merchant=merchant,
             customer=customer,
@@ -244,31 +247,39 @@ def _purchase_record(
         taken = lots_consume_fifo(customer, quote.redeem_points)
         if taken != quote.redeem_points:  # lots disagree with the cached balance
             raise RuntimeError(f"lots hold {taken} of {quote.redeem_points} points")
-        entry_record(
-            customer, kind=EntryKind.REDEEM, points=-quote.redeem_points, purchase=purchase
+        writes.insert(
+            entry_build(
+                customer, kind=EntryKind.REDEEM, points=-quote.redeem_points, purchase=purchase
+            )
         )
     if quote.earn_points:
         deferred = program.credit_delay_days > 0
-        lot_create(
-            customer, program, quote.earn_points, now=now, purchase=purchase, deferred=deferred
+        writes.insert(
+            lot_build(
+                customer, program, quote.earn_points, now=now, purchase=purchase, deferred=deferred
+            )
         )
-        entry_record(
-            customer,
-            kind=EntryKind.EARN,
-            points=0 if deferred else quote.earn_points,
-            pending=quote.earn_points if deferred else 0,
-            purchase=purchase,
+        writes.insert(
+            entry_build(
+                customer,
+                kind=EntryKind.EARN,
+                points=0 if deferred else quote.earn_points,
+                pending=quote.earn_points if deferred else 0,
+                purchase=purchase,
+            )
         )
     customer.lifetime_spend_minor += amount_minor
-    model_update(
+    writes.update(
         customer, ("balance_points", "pending_points", "lifetime_spend_minor", "updated_at")
     )
-    outbox_event_record(
+    outbox_event_add(
+        writes,
         merchant=merchant,
         event_type=EventType.PURCHASE_COMMITTED,
         data=purchase_payload(purchase, balance_points=customer.balance_points),
         customer=customer,
     )
+    writes.send()
     # The answer shows the customer's balance after the purchase: keep the locked row on it.
     purchase.customer = customer
     return purchase

@@ -21,12 +21,13 @@ from tests.integrations.api_client import post, purchase_body
 
 #: Statements of a steady-state commit with one webhook endpoint and the key cached, counted
 #: inside the test's transaction, where the claim and the durable atomic each add a SAVEPOINT
-#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 13 below, COMMIT):
-#: idempotency claim, outlet, customer FOR UPDATE, program + tier, purchase, lot, ledger entry,
-#: customer update, outbox event, endpoints, stream sequence, delivery with its pg_notify,
-#: idempotency completion. Before issue 16 the same commit sent 6 more (key lookup, order-id
-#: exists(), program and tier apart, pg_notify apart).
-COMMIT_STATEMENTS = 17
+#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 8 below, COMMIT):
+#: idempotency claim, outlet, customer FOR UPDATE, program + tier, endpoints, stream sequence,
+#: ONE write (core.fast_sql.WriteBatch: purchase, lot, ledger entry, customer update, outbox
+#: event, delivery and the pg_notify), idempotency completion. Before issue 16 the same commit
+#: sent 11 more (key lookup, order-id exists(), program and tier apart, pg_notify apart, and
+#: the six writes one by one).
+COMMIT_STATEMENTS = 12
 
 
 def test_the_models_written_by_plain_sql_have_no_signal_receivers():
