@@ -112,27 +112,47 @@ def model_rows(model: type[ModelT], *, lock: bool = False, **equals: Any) -> lis
     then ``Model.from_db``, so the instances are what the ORM would have returned. No order.
     """
     names = tuple(sorted(equals))
-    sql, fields, selected = _row_plan(model, names, lock)
+    sql, fields, _selected = _row_plan(model, names, lock)
     params = [
         f.get_db_prep_value(equals[n], connection) for f, n in zip(fields, names, strict=True)
     ]
-    converters = [
-        (i, column, functions)
-        for i, f in enumerate(selected)
-        for column, functions in (_converters(connection.vendor, f),)
-        if functions
-    ]
-    attnames = [f.attname for f in selected]
-    rows: list[ModelT] = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for raw in cursor.fetchall():
-            values = list(raw)
-            for i, column, functions in converters:
-                for function in functions:
-                    values[i] = function(values[i], column, connection)
-            rows.append(model.from_db(connection.alias, attnames, values))
-    return rows
+        return [model_from_values(model, raw) for raw in cursor.fetchall()]
+
+
+def model_columns(model: type[Model], alias: str) -> str:
+    """``alias."col", ...`` for every concrete field of ``model``, in the order that
+    :func:`model_from_values` reads them (to select a model's row inside a join)."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def model_from_values(model: type[ModelT], raw: Any) -> ModelT:
+    """The instance the ORM would build from ``raw``, the values of :func:`model_columns` in
+    order: the ORM's converters (JSON; on SQLite UUIDs and dates), then ``Model.from_db``."""
+    attnames, converters = _reading(connection.vendor, model)
+    values = list(raw)
+    for i, column, functions in converters:
+        for function in functions:
+            values[i] = function(values[i], column, connection)
+    return model.from_db(connection.alias, attnames, values)
+
+
+@cache
+def _reading(
+    vendor: str, model: type[Model]
+) -> tuple[list[str], tuple[tuple[int, Any, tuple[Any, ...]], ...]]:
+    """The attnames of ``model``'s concrete fields and, for those that have any, the position,
+    column and converters of each (see :func:`_converters`)."""
+    selected = model._meta.concrete_fields
+    converters = tuple(
+        (i, column, functions)
+        for i, f in enumerate(selected)
+        for column, functions in (_converters(vendor, f),)
+        if functions
+    )
+    return [f.attname for f in selected], converters
 
 
 @cache

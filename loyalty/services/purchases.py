@@ -26,7 +26,12 @@ from loyalty.models import (
 from loyalty.payloads import purchase_payload
 from loyalty.selectors import ProgramTerms, customer_get, program_terms
 from loyalty.services.customers import customer_code_consume
-from loyalty.services.ledger import customer_lock, entry_build, lot_build, lots_consume_fifo
+from loyalty.services.ledger import (
+    customer_lock_with_terms,
+    entry_build,
+    lot_build,
+    lots_consume_fifo,
+)
 from outbox.services import outbox_event_add
 
 
@@ -209,11 +214,10 @@ def _purchase_record(
     places = place_resolve(
         merchant=merchant, outlet_id=outlet_id, device_id=device_id, manager_id=manager_id
     )
-    customer = customer_lock(merchant=merchant, customer_id=customer_id)
+    customer, terms = customer_lock_with_terms(merchant=merchant, customer_id=customer_id)
     # No exists() on the order id first: the unique constraint purchase_order_per_merchant
     # answers a repeat (purchase_commit maps its IntegrityError to the same 409) for one
     # statement less, and it is the only check that holds against a concurrent commit anyway.
-    terms = program_terms(merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor)
     program = terms.program
     quote = purchase_quote(
         merchant=merchant,
