@@ -142,7 +142,8 @@ BACKUP_DIR = env.str("BACKUP_DIR", str(BASE_DIR / "backups"))
 #: change was announced (integrations/services.py: a revocation through the services or the
 #: admin is announced and takes effect within about a second; only a plain SQL UPDATE waits
 #: for this bound). A setting, not an environment variable: nothing in operations tunes it.
-API_KEY_CACHE_SECONDS = 5.0
+#: Set below with the caches: without Redis (the embedded run) there is no shared version key
+#: to announce a change to the other processes, so the cache is off there.
 
 # --- Outbox -------------------------------------------------------------------------------------
 OUTBOX_ALLOW_PRIVATE_TARGETS = env.bool("OUTBOX_ALLOW_PRIVATE_TARGETS", False)
@@ -286,6 +287,10 @@ else:
         "MIDDLEWARE": _dramatiq_middleware,
     }
 EMBEDDED_BROKER = REDIS_URL is None
+#: See the Integration API section above: 5 s with a shared cache, 0 (off) without one, where
+#: a key revoked by one process (``demo_setup --rotate-key``) must stop working in the server
+#: at once.
+API_KEY_CACHE_SECONDS = 0.0 if EMBEDDED_BROKER else 5.0
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 #: Every app's periodic jobs (``core.jobs``): the relay, or the embedded run's relay thread, runs
 #: what these functions return. An app with jobs of its own adds its ``jobs`` function here.
