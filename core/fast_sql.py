@@ -19,6 +19,7 @@ and dates). Decisions and limits:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar, cast
@@ -200,10 +201,19 @@ def model_update(instance: Model, fields: tuple[str, ...]) -> None:
 class _Write:
     sql: str  # one INSERT or UPDATE, with %s placeholders
     params: list[Any]
-    instance: Model
+    instance: Model | None  # None for the SQL of statement() and insert_select()
     returned: Field[Any, Any] | None = None  # the auto key that comes back, for an INSERT
     #: (parameter position, foreign key, index of the batch's write that inserts the target)
     links: list[tuple[int, Field[Any, Any], int]] = field(default_factory=list)
+    check: Callable[[int], None] | None = None  # given the statement's row count after send
+
+
+@dataclass(frozen=True)
+class BatchRows:
+    """The ``RETURNING`` rows of one statement of a :class:`WriteBatch`, by its CTE's name:
+    later statements of the batch read them as a table (``FROM {name}``)."""
+
+    name: str
 
 
 class WriteBatch:
@@ -224,7 +234,12 @@ class WriteBatch:
       (an event before its deliveries) is written as ``(SELECT id FROM wN)``; constraints,
       deferred or not, are checked after the whole statement, so they see every row of it;
     * ``notify`` (PostgreSQL) adds ``pg_notify(channel, '')`` to the statement, delivered when,
-      and only if, the transaction commits.
+      and only if, the transaction commits (with ``if_rows``, only when a statement of the
+      batch returned a row);
+    * :meth:`statement` and :meth:`insert_select` (PostgreSQL only) add SQL whose rows come from
+      tables and from earlier statements of the batch (``{name}`` in the SQL, see ``refs``):
+      writes whose row count is only known in the database, such as one row per subscribed
+      endpoint, without reading the rows first.
 
     Use inside the caller's transaction; nothing is sent before ``send()``. No signals are
     sent, as with the other writers here.
@@ -233,6 +248,8 @@ class WriteBatch:
     def __init__(self) -> None:
         self._writes: list[_Write] = []
         self._notify: str | None = None
+        #: the statements whose rows decide the notify; None: notify whatever they return
+        self._notify_if: list[BatchRows] | None = None
 
     def insert(self, instance: ModelT) -> ModelT:
         sql, fields, returned = _insert_plan(type(instance))
@@ -256,11 +273,115 @@ class WriteBatch:
         self._writes.append(_Write(sql, params, instance))
         return instance
 
-    def notify(self, channel: str) -> None:
-        """Also run ``pg_notify(channel, '')`` in the statement (PostgreSQL only)."""
+    def notify(self, channel: str, *, if_rows: BatchRows | None = None) -> None:
+        """Also run ``pg_notify(channel, '')`` in the statement (PostgreSQL only); with
+        ``if_rows``, only if that statement returns a row (or any other given this way does).
+        One channel per batch; one call without ``if_rows`` makes the notify unconditional."""
         if connection.vendor != "postgresql":
             raise ValueError("notify needs PostgreSQL")
+        if self._notify not in (None, channel):
+            raise ValueError("one notify channel per batch")
+        first = self._notify is None
         self._notify = channel
+        if if_rows is None:
+            self._notify_if = None
+        elif first:
+            self._notify_if = [if_rows]
+        elif self._notify_if is not None:
+            self._notify_if.append(if_rows)
+
+    def statement(
+        self,
+        sql: str,
+        params: list[Any],
+        *,
+        refs: dict[str, Model | BatchRows] | None = None,
+        check: Callable[[int], None] | None = None,
+    ) -> BatchRows:
+        """Add one data-modifying statement ending in ``RETURNING`` (PostgreSQL only).
+
+        ``{name}`` in ``sql`` is replaced per ``refs``: a :class:`BatchRows` by its CTE's name
+        (a table of its rows), an instance inserted earlier in the batch by ``(SELECT <key>
+        FROM <its CTE>)``, its key. Values go in ``params``, never into ``sql``. ``check`` is
+        called after the send with the number of rows the statement returned (still in the
+        caller's transaction: raising there rolls the whole batch back with it).
+        """
+        if connection.vendor != "postgresql":
+            raise ValueError("WriteBatch.statement needs PostgreSQL")
+        if "RETURNING" not in sql.upper():
+            raise ValueError("a batch statement must end in RETURNING (its rows are its name)")
+        rows = BatchRows(f"w{len(self._writes)}")
+        formatted = sql.format_map(self._refs(refs or {}))
+        self._writes.append(_Write(formatted, list(params), None, check=check))
+        return rows
+
+    def insert_select(
+        self,
+        template: Model,
+        *,
+        columns: dict[str, str],
+        source: str,
+        params: list[Any],
+        refs: dict[str, Model | BatchRows] | None = None,
+    ) -> BatchRows:
+        """INSERT one row of ``template``'s model per row of ``source`` (PostgreSQL only).
+
+        Every column gets ``template``'s value, prepared as :meth:`insert` prepares it
+        (``pre_save`` too, so ``auto_now`` times are set), except those named in ``columns``
+        (field name -> SQL expression over ``source``). ``source`` is what follows ``FROM``
+        (joins and ``WHERE`` included), its values in ``params``; ``{name}`` in it is replaced
+        as in :meth:`statement`. The rows' keys are not set on anything: the template stays
+        unsaved. Returns the inserted rows' keys as :class:`BatchRows`.
+        """
+        if connection.vendor != "postgresql":
+            raise ValueError("WriteBatch.insert_select needs PostgreSQL")
+        sql, fields, returned = _insert_plan(type(template))
+        head = sql[: sql.index(" VALUES (")]
+        names = {f.name for f in fields}
+        unknown = sorted(set(columns) - names)
+        if unknown:
+            raise ValueError(f"no such columns on {type(template).__name__}: {unknown}")
+        resolved = self._refs(refs or {})
+        expressions: list[str] = []
+        values: list[Any] = []
+        for f in fields:
+            if f.name in columns:
+                expressions.append(columns[f.name])
+                continue
+            target = self._pending_target(template, f)
+            if target is not None:
+                expressions.append(self._key_of(target))
+                continue
+            expressions.append("%s")
+            values.append(f.get_db_prep_save(f.pre_save(template, True), connection))
+        key = connection.ops.quote_name(returned.column) if returned is not None else "1"
+        # The caller's SQL and the model's names are formatted in; every value is a parameter.
+        statement = (
+            f"{head} SELECT {', '.join(expressions)} "  # noqa: S608
+            f"FROM {source.format_map(resolved)} RETURNING {key}"
+        )
+        rows = BatchRows(f"w{len(self._writes)}")
+        self._writes.append(_Write(statement, values + list(params), None))
+        return rows
+
+    def _refs(self, refs: dict[str, Model | BatchRows]) -> dict[str, str]:
+        resolved: dict[str, str] = {}
+        for name, ref in refs.items():
+            if isinstance(ref, BatchRows):
+                resolved[name] = ref.name
+                continue
+            for i, write in enumerate(self._writes):
+                if write.instance is ref and write.returned is not None:
+                    resolved[name] = self._key_of(i)
+                    break
+            else:
+                raise ValueError(f"{name}: {type(ref).__name__} is not inserted in this batch")
+        return resolved
+
+    def _key_of(self, index: int) -> str:
+        """``(SELECT <key> FROM w<index>)``: the key the batch's INSERT number ``index`` made."""
+        column = connection.ops.quote_name(_key(self._writes[index]).column)
+        return f"(SELECT {column} FROM w{index})"  # noqa: S608
 
     def _pending_target(self, instance: Model, f: Field[Any, Any]) -> int | None:
         """The index of the batch's INSERT of the instance that ``f`` (a foreign key) points
@@ -284,9 +405,11 @@ class WriteBatch:
                 for write in writes:
                     self._send_alone(write, writes)
         for write in writes:
-            write.instance._state.adding = False
-            write.instance._state.db = connection.alias
+            if write.instance is not None:
+                write.instance._state.adding = False
+                write.instance._state.db = connection.alias
         self._notify = None
+        self._notify_if = None
 
     def _send_one(self, writes: list[_Write]) -> None:
         quote = connection.ops.quote_name
@@ -311,8 +434,14 @@ class WriteBatch:
             if write.returned is not None:  # the plan's INSERT ends in RETURNING its key
                 selected.append(f"(SELECT {quote(write.returned.column)} FROM w{i})")  # noqa: S608
         returned = [w for w in writes if w.returned is not None]
+        checked = [(i, w.check) for i, w in enumerate(writes) if w.check is not None]
+        selected.extend(f"(SELECT count(*) FROM w{i})" for i, _check in checked)  # noqa: S608
         if self._notify is not None:
-            selected.append("(SELECT pg_notify(%s, ''))")
+            condition = ""
+            if self._notify_if is not None:
+                exists = [f"EXISTS (SELECT 1 FROM {rows.name})" for rows in self._notify_if]  # noqa: S608
+                condition = " WHERE " + " OR ".join(exists)
+            selected.append(f"(SELECT pg_notify(%s, ''){condition})")
             params.append(self._notify)
         # Table and column names come from the models' plans; every value is a parameter.
         statement = f"WITH {', '.join(ctes)} SELECT {', '.join(selected) or '1'}"
@@ -324,13 +453,17 @@ class WriteBatch:
             setattr(write.instance, _key(write).attname, key)
         for write in writes:
             for _position, f, target in write.links:
-                setattr(write.instance, f.attname, writes[target].instance.pk)
+                setattr(write.instance, f.attname, cast("Model", writes[target].instance).pk)
+        counts = keys[len(returned) : len(returned) + len(checked)]
+        for (_i, check), count in zip(checked, counts, strict=True):
+            check(int(count))
 
     @staticmethod
     def _send_alone(write: _Write, writes: list[_Write]) -> None:
+        assert write.instance is not None  # statement() and insert_select() need PostgreSQL
         values = list(write.params)
         for position, f, target in write.links:
-            key = writes[target].instance.pk  # inserted before: the batch keeps its order
+            key = cast("Model", writes[target].instance).pk  # inserted before, in batch order
             values[position] = f.get_db_prep_save(key, connection)
             setattr(write.instance, f.attname, key)
         with connection.cursor() as cursor:

@@ -9,7 +9,10 @@ result becomes an answer, is the claim's business: the domain knows nothing of H
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from core.fast_sql import WriteBatch
 
 ResultT_contra = TypeVar("ResultT_contra", contravariant=True)
 
@@ -20,3 +23,8 @@ class Idempotency(Protocol[ResultT_contra]):
     def complete(self, result: ResultT_contra) -> None:
         """Store the answer for ``result``. Raises when the claim was lost meanwhile (its lease
         ran out and a retry took the key over): the write must then roll back."""
+
+    def complete_in(self, writes: WriteBatch, result: ResultT_contra) -> None:
+        """:meth:`complete` as part of the caller's ``writes``, for a service that writes in
+        one :class:`core.fast_sql.WriteBatch`: ``result`` must be final before the batch is
+        sent, and the loss of the claim raises from ``writes.send()``."""

@@ -18,12 +18,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.errors import ValidationFailed
+from core.fast_sql import WriteBatch
 from core.idempotency import Idempotency
 from integrations.services import (
     IdempotencyClaim,
     IdempotentReplay,
     idempotency_claim,
     idempotency_complete,
+    idempotency_complete_add,
     idempotency_release,
 )
 
@@ -76,6 +78,11 @@ class KeyClaim(Generic[ResultT]):
     def complete(self, result: ResultT) -> None:
         status, body = self.render(result)
         idempotency_complete(claim=self.claim, status_code=status, body=body)
+        self.answer = (status, body)
+
+    def complete_in(self, writes: WriteBatch, result: ResultT) -> None:
+        status, body = self.render(result)
+        idempotency_complete_add(writes, claim=self.claim, status_code=status, body=body)
         self.answer = (status, body)
 
 

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.fast_sql import model_insert
+from core.fast_sql import WriteBatch, model_insert
 from core.local_cache import LocalCache
 from integrations.errors import IdempotencyInProgress, IdempotencyKeyReused
 from integrations.models import ApiKey, IdempotencyRecord
@@ -222,26 +222,50 @@ def idempotency_complete(*, claim: IdempotencyClaim, status_code: int, body: Any
     """Store the response; runs in the transaction of the domain write it answers for."""
     if not connection.in_atomic_block:
         raise RuntimeError("idempotency_complete must run inside the domain transaction")
-    # Plain SQL (the commit runs it every time): set the answer only while our lease holds.
-    # Values go through the model's fields (JSON, and the lease's datetime as SQLite stores it).
+    sql, params = _completion(claim, status_code, body)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        _completion_check(cursor.rowcount)
+
+
+def idempotency_complete_add(
+    writes: WriteBatch, *, claim: IdempotencyClaim, status_code: int, body: Any
+) -> None:
+    """:func:`idempotency_complete` as part of the caller's ``writes`` (PostgreSQL: in its one
+    statement, checked after the send; elsewhere sent now, in the same transaction)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("idempotency_complete must run inside the domain transaction")
+    if connection.vendor != "postgresql":
+        idempotency_complete(claim=claim, status_code=status_code, body=body)
+        return
+    sql, params = _completion(claim, status_code, body)
+    writes.statement(f"{sql} RETURNING id", params, check=_completion_check)
+
+
+def _completion(claim: IdempotencyClaim, status_code: int, body: Any) -> tuple[str, list[Any]]:
+    """The UPDATE that sets the answer only while our lease holds, in plain SQL (the commit
+    runs it every time); values go through the model's fields (JSON, and the lease's datetime
+    as SQLite stores it)."""
     meta = IdempotencyRecord._meta
     quote = connection.ops.quote_name
 
     def prep(name: str, value: Any) -> Any:
         return meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {quote(meta.db_table)} SET status_code = %s, response_body = %s, "  # noqa: S608
-            "locked_until = NULL WHERE id = %s AND status_code IS NULL AND locked_until = %s",
-            [
-                status_code,
-                prep("response_body", body),
-                prep("id", claim.record_id),
-                prep("locked_until", claim.lease),
-            ],
-        )
-        stored = cursor.rowcount
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET status_code = %s, response_body = %s, "  # noqa: S608
+        "locked_until = NULL WHERE id = %s AND status_code IS NULL AND locked_until = %s"
+    )
+    params = [
+        status_code,
+        prep("response_body", body),
+        prep("id", claim.record_id),
+        prep("locked_until", claim.lease),
+    ]
+    return sql, params
+
+
+def _completion_check(stored: int) -> None:
     if not stored:
         # Our lease ran out and a retry took the key over: roll our write back, theirs counts.
         raise _in_progress()

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
-from core.fast_sql import WriteBatch, model_rows
+from core.fast_sql import BatchRows, WriteBatch, model_rows
 from core.request_context import current_request_id
 from loyalty.events import EventType
 from loyalty.models import Customer, Merchant, TelegramStatus
@@ -83,10 +83,11 @@ def outbox_event_add(
     data: Mapping[str, Any],
     customer: Customer | None = None,
 ) -> OutboxEvent:
-    """:func:`outbox_event_record` into the caller's ``writes``: the endpoints are read and the
-    streams' sequence numbers taken now, the event and its deliveries are written (with the
-    relay's wake-up) when the caller sends the batch, in the same transaction. The event's key
-    is set by ``writes.send()``."""
+    """:func:`outbox_event_record` into the caller's ``writes``: the event, its deliveries, the
+    streams' sequence numbers and the relay's wake-up are written when the caller sends the
+    batch, in the same transaction. On PostgreSQL the webhook deliveries are made in the
+    database from the endpoints table (nothing is read before); elsewhere the endpoints are
+    read and the sequences taken now. The event's key is set by ``writes.send()``."""
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_event_record must run inside the domain transaction")
     if event_type not in EventType.values:
@@ -101,6 +102,24 @@ def outbox_event_add(
             request_id=current_request_id() or "",
         )
     )
+    if connection.vendor == "postgresql":
+        # The webhook deliveries (and the streams' sequence numbers) are made from the
+        # endpoints table inside the batch's one statement: no round trip to read them first.
+        webhooks = (
+            _webhook_deliveries_add(
+                writes, event=event, merchant=merchant, customer=customer, now=now
+            )
+            if event_type in WEBHOOK_EVENT_TYPES
+            else None
+        )
+        telegram = _telegram_delivery(event, merchant=merchant, customer=customer, now=now)
+        if telegram is not None:
+            writes.insert(telegram)
+            writes.notify(wakeup.CHANNEL)
+        elif webhooks is not None:
+            writes.notify(wakeup.CHANNEL, if_rows=webhooks)
+        return event
+    # Elsewhere (SQLite, the embedded run) the same rows from Python, one statement each.
     endpoints = [
         endpoint
         for endpoint in model_rows(WebhookEndpoint, merchant_id=merchant.id, is_enabled=True)
@@ -126,31 +145,98 @@ def outbox_event_add(
         )
         for endpoint in endpoints
     ]
-    if (
-        customer is not None
-        and customer.telegram_status == TelegramStatus.LINKED
-        and customer.telegram_chat_id is not None
-        and event_type in TELEGRAM_EVENT_TYPES
-    ):
-        deliveries.append(
-            Delivery(
-                event=event,
-                merchant=merchant,
-                channel=Channel.TELEGRAM,
-                telegram_chat_id=customer.telegram_chat_id,
-                customer_id=event.customer_id,
-                ordered=True,
-                next_attempt_at=now,
-            )
-        )
+    telegram = _telegram_delivery(event, merchant=merchant, customer=customer, now=now)
+    if telegram is not None:
+        deliveries.append(telegram)
     for delivery in deliveries:
         writes.insert(delivery)
     if deliveries:
-        if wakeup.notifies_in_sql():  # the relay's nudge rides on the batch: no round trip
-            writes.notify(wakeup.CHANNEL)
-        else:
-            wakeup.notify_on_commit()
+        wakeup.notify_on_commit()
     return event
+
+
+def _telegram_delivery(
+    event: OutboxEvent, *, merchant: Merchant, customer: Customer | None, now: datetime
+) -> Delivery | None:
+    """The event's delivery to the customer's linked chat, if it is one they hear about."""
+    if (
+        customer is None
+        or customer.telegram_status != TelegramStatus.LINKED
+        or customer.telegram_chat_id is None
+        or event.event_type not in TELEGRAM_EVENT_TYPES
+    ):
+        return None
+    return Delivery(
+        event=event,
+        merchant=merchant,
+        channel=Channel.TELEGRAM,
+        telegram_chat_id=customer.telegram_chat_id,
+        customer_id=event.customer_id,
+        ordered=True,
+        next_attempt_at=now,
+    )
+
+
+def _webhook_deliveries_add(
+    writes: WriteBatch,
+    *,
+    event: OutboxEvent,
+    merchant: Merchant,
+    customer: Customer | None,
+    now: datetime,
+) -> BatchRows:
+    """One delivery per enabled endpoint of ``merchant`` subscribed to the event, written in
+    ``writes`` from the endpoints table (PostgreSQL); an ordered stream's ``sequence`` comes from
+    the upsert of :class:`StreamSequence` in the same statement.
+
+    The rules are those of the Python path below it (``is_enabled``, ``subscribes_to``: an
+    empty ``event_types`` is every type) and of :func:`_stream_sequences_next` (the upsert's row
+    locks, taken in endpoint order, hold a concurrent commit of the same stream until this
+    transaction ends); both statements see one snapshot of the endpoints.
+    """
+    quote = connection.ops.quote_name
+    endpoints = quote(WebhookEndpoint._meta.db_table)
+    sequences = quote(StreamSequence._meta.db_table)
+    merchant_id = Merchant._meta.pk.get_db_prep_value(merchant.id, connection)  # type: ignore[union-attr]
+    # Only the models' table names are formatted in; every value is a parameter.
+    subscribed = (
+        "e.merchant_id = %s AND e.is_enabled "
+        "AND (e.event_types = '[]'::jsonb OR e.event_types @> jsonb_build_array(%s::text))"
+    )
+    subscribed_params = [merchant_id, event.event_type]
+    template = Delivery(
+        event=event,
+        merchant=merchant,
+        channel=Channel.WEBHOOK,
+        customer_id=event.customer_id,
+        ordered=True,
+        next_attempt_at=now,
+    )
+    if customer is None:
+        return writes.insert_select(
+            template,
+            columns={"endpoint": "e.id", "ordered": "e.ordered"},
+            source=f"{endpoints} e WHERE {subscribed}",
+            params=subscribed_params,
+        )
+    customer_id = StreamSequence._meta.get_field("customer_id").get_db_prep_value(
+        customer.id, connection
+    )
+    taken = writes.statement(
+        f"INSERT INTO {sequences} (endpoint_id, customer_id, last_sequence) "  # noqa: S608
+        f"SELECT e.id, %s, 1 FROM {endpoints} e WHERE {subscribed} AND e.ordered ORDER BY e.id "
+        f"ON CONFLICT (endpoint_id, customer_id) "
+        f"DO UPDATE SET last_sequence = {sequences}.last_sequence + 1 "
+        f"RETURNING endpoint_id, last_sequence",
+        [customer_id, *subscribed_params],
+    )
+    return writes.insert_select(
+        template,
+        columns={"endpoint": "e.id", "ordered": "e.ordered", "sequence": "s.last_sequence"},
+        source=f"{endpoints} e LEFT JOIN {{taken}} s ON s.endpoint_id = e.id WHERE {subscribed}",
+        params=subscribed_params,
+        refs={"taken": taken},
+    )
 
 
 def _stream_sequences_next(*, endpoint_ids: list[Any], customer_id: Any) -> dict[Any, int]:

@@ -40,13 +40,6 @@ def notify_on_commit() -> None:
         transaction.on_commit(_local_event.set)
 
 
-def notifies_in_sql() -> bool:
-    """Whether the nudge is a ``pg_notify`` a writer may fold into one of its own statements
-    (``core.fast_sql.WriteBatch.notify(CHANNEL)``) instead of
-    :func:`notify_on_commit`."""
-    return connection.vendor == "postgresql"
-
-
 def relay_database_settings() -> dict[str, Any] | None:
     """``RELAY_DATABASE_URL`` as a complete Django database entry (defaults filled in), or None."""
     if settings.RELAY_DATABASE is None:

@@ -143,6 +143,66 @@ def test_a_write_batch_refuses_a_link_to_an_unsaved_row_outside_it():
         WriteBatch().insert(_delivery(setup.merchant, _event(setup.merchant, "X"), 1))
 
 
+def test_statement_and_insert_select_read_earlier_rows_and_check_counts():
+    """SQL whose rows come from tables and earlier statements, in the batch's one statement."""
+    setup = make_merchant("Select")
+    for n in range(3):
+        webhook_endpoint_create(merchant=setup.merchant, url=f"http://127.0.0.1:9/{n}")
+    counted: list[int] = []
+    with transaction.atomic():
+        writes = WriteBatch()
+        event = writes.insert(_event(setup.merchant, "S-1"))
+        picked = writes.statement(
+            "UPDATE outbox_webhookendpoint SET consecutive_failures = consecutive_failures + 1 "
+            "WHERE merchant_id = %s AND url <> %s RETURNING id",
+            [setup.merchant.id, "http://127.0.0.1:9/0"],
+            check=counted.append,
+        )
+        template = Delivery(
+            event=event,
+            merchant=setup.merchant,
+            channel=Channel.WEBHOOK,
+            next_attempt_at=timezone.now(),
+        )
+        writes.insert_select(
+            template,
+            columns={"endpoint": "p.id"},
+            source="{picked} p",
+            params=[],
+            refs={"picked": picked},
+        )
+        with CaptureQueriesContext(connection) as seen:
+            writes.send()
+        assert len(seen.captured_queries) == 1
+    assert counted == [2]
+    made = Delivery.objects.filter(event_id=event.id)
+    bumped = WebhookEndpoint.objects.filter(merchant=setup.merchant, consecutive_failures=1)
+    assert {d.endpoint_id for d in made} == set(bumped.values_list("id", flat=True))
+    assert made.count() == 2 and template.pk is None  # the template itself is not saved
+    assert all(d.created_at is not None and d.status == template.status for d in made)
+
+    # A check that raises rolls the whole batch back.
+    with pytest.raises(LookupError), transaction.atomic():
+        writes = WriteBatch()
+        writes.insert(_event(setup.merchant, "S-2"))
+
+        def refuse(count: int) -> None:
+            raise LookupError(count)
+
+        writes.statement(
+            "DELETE FROM outbox_webhookendpoint WHERE url = %s RETURNING id", ["none"], check=refuse
+        )
+        writes.send()
+    assert not OutboxEvent.objects.filter(payload__data__order_id="S-2").exists()
+
+    with pytest.raises(ValueError, match="RETURNING"):
+        WriteBatch().statement("DELETE FROM outbox_webhookendpoint", [])
+    with pytest.raises(ValueError, match="no such columns"):
+        WriteBatch().insert_select(template, columns={"nope": "1"}, source="x", params=[])
+    with pytest.raises(ValueError, match="not inserted in this batch"):
+        WriteBatch().statement("SELECT 1 RETURNING {e}", [], refs={"e": event})
+
+
 def _delivery(merchant, event, chat_id):
     return Delivery(
         event=event,

@@ -174,9 +174,8 @@ def purchase_commit(
                 outlet_id=outlet_id,
                 device_id=device_id,
                 manager_id=manager_id,
+                idempotency=idempotency,
             )
-            if idempotency is not None:
-                idempotency.complete(purchase)
     except IntegrityError as exc:
         if "purchase_order_per_merchant" in str(exc):
             raise _order_conflict(merchant, order_id) from None
@@ -203,8 +202,10 @@ def _purchase_record(
     outlet_id: Any,
     device_id: Any,
     manager_id: Any,
+    idempotency: Idempotency[Purchase] | None,
 ) -> Purchase:
-    """Check the purchase, then write it, its lots and ledger entries and its event."""
+    """Check the purchase, then write it, its lots and ledger entries, its event and the
+    idempotency answer, in one batch."""
     if not order_id or len(order_id) > 100:
         raise ValidationFailed(
             "order_id is required (1-100 characters).",
@@ -283,9 +284,11 @@ def _purchase_record(
         data=purchase_payload(purchase, balance_points=customer.balance_points),
         customer=customer,
     )
-    writes.send()
     # The answer shows the customer's balance after the purchase: keep the locked row on it.
     purchase.customer = customer
+    if idempotency is not None:
+        idempotency.complete_in(writes, purchase)
+    writes.send()
     return purchase
 
 

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, ValidationFailed
+from core.fast_sql import WriteBatch
 from portal.models import IdempotencyRecord, StaffUser
 
 ResultT = TypeVar("ResultT")
@@ -96,6 +97,11 @@ class PortalKeyClaim(Generic[ResultT]):
                 "Another try of this request took over; send it again to see its result."
             )
         self.audit(result)
+
+    def complete_in(self, writes: WriteBatch, result: ResultT) -> None:
+        """:meth:`complete` now, in the caller's transaction (not folded into ``writes``)."""
+        del writes
+        self.complete(result)
 
     def release(self) -> None:
         """The write failed: forget the key so that a corrected request may use it."""

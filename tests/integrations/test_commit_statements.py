@@ -21,13 +21,14 @@ from tests.integrations.api_client import post, purchase_body
 
 #: Statements of a steady-state commit with one webhook endpoint and the key cached, counted
 #: inside the test's transaction, where the claim and the durable atomic each add a SAVEPOINT
-#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 7 below, COMMIT):
-#: idempotency claim, outlet, customer FOR UPDATE with program + tier, endpoints, stream sequence,
-#: ONE write (core.fast_sql.WriteBatch: purchase, lot, ledger entry, customer update, outbox
-#: event, delivery and the pg_notify), idempotency completion. Before issue 16 the same commit
-#: sent 12 more (key lookup, order-id exists(), customer, program and tier apart, pg_notify
-#: apart, and the six writes one by one).
-COMMIT_STATEMENTS = 11
+#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 3 below, COMMIT):
+#: outlet, customer FOR UPDATE with program + tier, and ONE write (core.fast_sql.WriteBatch:
+#: purchase, lot, ledger entry, customer update, outbox event, the deliveries made from the
+#: endpoints table with their streams' sequence numbers, the pg_notify and the idempotency
+#: completion). Before issue 16 the same commit sent 15 more (key lookup, order-id exists(),
+#: customer, program and tier apart, endpoints, sequences, pg_notify and the completion apart,
+#: and the six writes one by one).
+COMMIT_STATEMENTS = 8
 
 
 def test_the_models_written_by_plain_sql_have_no_signal_receivers():
