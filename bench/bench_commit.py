@@ -11,7 +11,9 @@ Two servers, each under gunicorn ``-w 2 --threads 4`` (flags), measured one afte
 
 wrk (16 connections, fixed duration) runs a Lua script with a fresh Idempotency-Key and order id
 per request, customers round-robin over a pool of 200. Prints commits/s and p50/p95/p99 for each,
-the ratio platform/bare and /proc/loadavg (the machine may be shared: read ratios, not figures).
+the ratio platform/bare and /proc/loadavg (the machine may be shared: read ratios, not figures),
+and the CPU each commit cost the server's processes, PostgreSQL and wrk (from /proc; steadier
+than commits/s when the machine's speed moves between the two runs).
 
 Needs DATABASE_URL (PostgreSQL), REDIS_URL and wrk; `make bench` provides the first two.
 Then, on the same server, a paced run: the same script with wrk's ``delay()`` spacing the sends
@@ -33,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -118,10 +120,17 @@ class Result:
     p50: float
     p95: float
     p99: float
+    #: CPU seconds used during the run by the server's processes, PostgreSQL's and wrk's
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
         return (self.requests - self.failed) / self.seconds
+
+    def cpu_per_commit(self) -> dict[str, float]:
+        """CPU milliseconds per commit by group: steadier than commits/s on a shared machine."""
+        done = max(1, self.requests - self.failed)
+        return {group: 1000 * used / done for group, used in self.cpu.items()}
 
     def describe(self) -> str:
         failed = f", {self.failed} failed" if self.failed else ""
@@ -198,11 +207,62 @@ def serve(
     raise SystemExit(f"gunicorn did not answer within 30 s; see {log}")
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_pid() -> dict[int, tuple[int, str, float]]:
+    """Every process's (parent, name, user + system CPU seconds), from /proc."""
+    found: dict[int, tuple[int, str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry)] = (int(rest[1]), name, (int(rest[11]) + int(rest[12])) / _TICK)
+    return found
+
+
+def _groups(snapshot: dict[int, tuple[int, str, float]], server: int) -> dict[int, str]:
+    """The server's process tree as "web", PostgreSQL's processes as "postgres" (by name: the
+    bench's cluster is the only one on a quiet machine), wrk as "wrk"."""
+    groups: dict[int, str] = {}
+    for pid, (_parent, name, _cpu) in snapshot.items():
+        if name == "postgres":
+            groups[pid] = "postgres"
+        elif name == "wrk":
+            groups[pid] = "wrk"
+    tree, grew = {server}, True
+    while grew:
+        more = {pid for pid, (parent, _n, _c) in snapshot.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    groups.update(dict.fromkeys(tree, "web"))
+    return groups
+
+
+def cpu_used(before: dict[int, tuple[int, str, float]], server: int) -> dict[str, float]:
+    """CPU seconds each group used since ``before`` (processes that ended are not counted:
+    the server's and PostgreSQL's live through the run; wrk's own CPU is read apart)."""
+    after = _cpu_by_pid()
+    used: dict[str, float] = {"web": 0.0, "postgres": 0.0}
+    for pid, group in _groups(after, server).items():
+        if group == "wrk":
+            continue
+        start = before[pid][2] if pid in before else 0.0
+        used[group] = used.get(group, 0.0) + after[pid][2] - start
+    return used
+
+
 def wrk_threads(args: argparse.Namespace) -> int:
     return min(4, args.connections)
 
 
 def wrk(name: str, port: int, script: Path, args: argparse.Namespace, seconds: float) -> Result:
+    children = os.times()
     run = subprocess.run(
         [
             "wrk",
@@ -228,6 +288,10 @@ def wrk(name: str, port: int, script: Path, args: argparse.Namespace, seconds: f
     if line is None:
         raise SystemExit(f"wrk printed no summary:\n{out}")
     data = json.loads(line.removeprefix("WRKJSON "))
+    ended = os.times()
+    wrk_cpu = (ended.children_user - children.children_user) + (
+        ended.children_system - children.children_system
+    )
     return Result(
         name=name,
         requests=data["requests"],
@@ -236,6 +300,7 @@ def wrk(name: str, port: int, script: Path, args: argparse.Namespace, seconds: f
         p50=data["p50"] / 1000,
         p95=data["p95"] / 1000,
         p99=data["p99"] / 1000,
+        cpu={"wrk": wrk_cpu},
     )
 
 
@@ -261,7 +326,9 @@ def measure(
             if args.profile
             else None
         )
+        before = _cpu_by_pid()
         closed = wrk(name, port, script, args, args.seconds)
+        closed.cpu.update(cpu_used(before, proc.pid))
         if spy is not None:
             spy.wait(timeout=60)
         paced = None
@@ -334,6 +401,16 @@ def main() -> None:
         f"  platform/bare: throughput {platform.rps / bare.rps:.2f}x, "
         f"p50 {platform.p50 / bare.p50:.2f}x, p95 {platform.p95 / bare.p95:.2f}x, "
         f"p99 {platform.p99 / bare.p99:.2f}x"
+    )
+    bare_cpu, platform_cpu = bare.cpu_per_commit(), platform.cpu_per_commit()
+    print(
+        "  CPU per commit (closed loop): "
+        + ", ".join(
+            f"{group} {platform_cpu[group]:.2f} ms vs bare {bare_cpu[group]:.2f} ms "
+            f"({platform_cpu[group] / bare_cpu[group]:.2f}x)"
+            for group in ("web", "postgres", "wrk")
+            if bare_cpu.get(group)
+        )
     )
     failed = bare.failed + platform.failed
     if bare_paced and platform_paced:

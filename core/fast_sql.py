@@ -29,6 +29,30 @@ from django.db.models import Field, Model
 
 ModelT = TypeVar("ModelT", bound=Model)
 
+#: psycopg converts a query's ``%s`` placeholders to ``$n`` (a regex split of the whole text)
+#: on every execute, and caches the result only for queries of at most 4096 characters and 50
+#: parameters (``psycopg._queries.MAX_CACHED_STATEMENT_*``). A commit's :class:`WriteBatch`
+#: has 70 to 100 parameters, so it was split again each time: a tenth of the request's CPU in
+#: the profile (README "API speed"). The statements here are few and fixed in shape, so the
+#: bounds are raised for the process; the cache itself stays psycopg's (an LRU of 128).
+#: ``tests/test_fast_sql.py`` checks that a batch's conversion is served from that cache.
+QUERY_CACHE_PARAMS = 400
+QUERY_CACHE_LENGTH = 16384
+
+
+def _psycopg_query_cache_widen() -> None:
+    from psycopg import _queries
+
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(  # type: ignore[misc]
+        _queries.MAX_CACHED_STATEMENT_PARAMS, QUERY_CACHE_PARAMS
+    )
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(  # type: ignore[misc]
+        _queries.MAX_CACHED_STATEMENT_LENGTH, QUERY_CACHE_LENGTH
+    )
+
+
+_psycopg_query_cache_widen()
+
 
 @cache
 def _insert_plan(

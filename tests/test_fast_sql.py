@@ -203,6 +203,26 @@ def test_statement_and_insert_select_read_earlier_rows_and_check_counts():
         WriteBatch().statement("SELECT 1 RETURNING {e}", [], refs={"e": event})
 
 
+def test_a_batch_of_many_parameters_is_converted_once_by_psycopg():
+    """psycopg's placeholder conversion is cached for the batch (core.fast_sql widens its
+    bounds): the second send of the same shape is a cache hit, not a new regex split."""
+    from psycopg import _queries
+
+    setup = make_merchant("Cached")
+
+    def batch(n: int) -> None:
+        writes = WriteBatch()
+        for i in range(8):  # 8 events of 7 parameters: beyond psycopg's own 50
+            writes.insert(_event(setup.merchant, f"C-{n}-{i}"))
+        writes.send()
+
+    batch(0)
+    before = _queries._query2pg.cache_info()
+    batch(1)
+    after = _queries._query2pg.cache_info()
+    assert after.hits > before.hits and after.misses == before.misses
+
+
 def _delivery(merchant, event, chat_id):
     return Delivery(
         event=event,
