@@ -291,6 +291,10 @@ EMBEDDED_BROKER = REDIS_URL is None
 #: a key revoked by one process (``demo_setup --rotate-key``) must stop working in the server
 #: at once.
 API_KEY_CACHE_SECONDS = 0.0 if EMBEDDED_BROKER else 5.0
+#: The same bound for the outlets, devices and managers a purchase names
+#: (loyalty.services.purchases.place_cache): a deactivation through the services or the admin
+#: shows in every api process within about a second, a plain UPDATE within this.
+PLACE_CACHE_SECONDS = API_KEY_CACHE_SECONDS
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 #: Every app's periodic jobs (``core.jobs``): the relay, or the embedded run's relay thread, runs
 #: what these functions return. An app with jobs of its own adds its ``jobs`` function here.

@@ -11,7 +11,10 @@ seconds old is acceptable and a known bound is documented by the caller. Decisio
   compare that version at most once per :data:`VERSION_CHECK_SECONDS` and empty theirs when it
   moved, so an announced change shows everywhere within about a second;
 * a load that raced with an invalidation is not stored (generation counter), so a stale row
-  read before the change cannot outlive it.
+  read before the change cannot outlive it;
+* at most ``max_entries`` keys (default :data:`MAX_ENTRIES`) are kept: misses are cached too
+  (an unknown key answers None without a query), so a stream of made-up keys would otherwise
+  grow the process without bound; when full, the copy is emptied and refilled.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from core.cache import cache_get, cache_set
 VERSION_CHECK_SECONDS = 1.0
 #: The version key outlives any entry by far; losing it only costs one reload.
 _VERSION_TTL = 7 * 24 * 3600
+#: Keys one process keeps per cache (a few MB of rows at most).
+MAX_ENTRIES = 10_000
 
 ValueT = TypeVar("ValueT")
 
@@ -36,9 +41,12 @@ ValueT = TypeVar("ValueT")
 class LocalCache(Generic[ValueT]):
     """``get(key, load)``: this process's copy of ``load()``, at most ``max_age()`` seconds old."""
 
-    def __init__(self, name: str, *, max_age: Callable[[], float]) -> None:
+    def __init__(
+        self, name: str, *, max_age: Callable[[], float], max_entries: int = MAX_ENTRIES
+    ) -> None:
         self.name = name
         self.max_age = max_age
+        self.max_entries = max_entries
         self._entries: dict[str, tuple[float, ValueT]] = {}
         self._generation = 0
         self._version: object = None
@@ -58,6 +66,8 @@ class LocalCache(Generic[ValueT]):
         generation = self._generation
         value = load()
         if max_age > 0 and generation == self._generation:
+            if len(self._entries) >= self.max_entries and key not in self._entries:
+                self._entries.clear()  # full: start again rather than grow
             self._entries[key] = (now, value)
         return value
 

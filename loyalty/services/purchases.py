@@ -6,12 +6,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, ValidationFailed
 from core.fast_sql import WriteBatch, model_row
 from core.idempotency import Idempotency
+from core.local_cache import LocalCache
 from loyalty import pricing
 from loyalty.events import EventType
 from loyalty.models import (
@@ -54,7 +57,7 @@ def place_resolve(
         if not value:
             return None
         try:
-            obj = model_row(model, merchant_id=merchant.id, id=uuid.UUID(str(value)))
+            obj = _place_row(model, merchant.id, uuid.UUID(str(value)))
         except ValueError:
             obj = None
         if obj is None:
@@ -70,8 +73,27 @@ def place_resolve(
         return obj
 
     device = fetch(Device, device_id, "device_id")
-    outlet = fetch(Outlet, outlet_id, "outlet_id") or (device.outlet if device else None)
+    outlet = fetch(Outlet, outlet_id, "outlet_id") or (
+        _place_row(Outlet, merchant.id, device.outlet_id) if device else None
+    )
     return PlaceRefs(outlet=outlet, device=device, manager=fetch(Manager, manager_id, "manager_id"))
+
+
+def _place_cache_seconds() -> float:
+    return float(settings.PLACE_CACHE_SECONDS)
+
+
+#: Places by model, merchant and id (a miss too), as the API key rows are cached
+#: (``core.local_cache``): a register names the same outlet on every purchase. A place saved or
+#: deleted through the ORM (the services, the admin, the portal) is dropped at once here and
+#: within about a second in the other processes (loyalty/apps.py); a plain UPDATE shows within
+#: ``PLACE_CACHE_SECONDS``. The rows are shared by the process's threads: read them only.
+place_cache: LocalCache[Any] = LocalCache("places", max_age=_place_cache_seconds)
+
+
+def _place_row(model: Any, merchant_id: Any, place_id: uuid.UUID) -> Any:
+    key = f"{model._meta.model_name}:{merchant_id}:{place_id}"
+    return place_cache.get(key, lambda: model_row(model, merchant_id=merchant_id, id=place_id))
 
 
 def purchase_quote(
@@ -179,6 +201,17 @@ def purchase_commit(
     except IntegrityError as exc:
         if "purchase_order_per_merchant" in str(exc):
             raise _order_conflict(merchant, order_id) from None
+        cause = exc.__cause__
+        if isinstance(cause, psycopg.errors.ForeignKeyViolation):
+            # A place deleted while another process still had it cached (place_cache).
+            place_cache.invalidate()
+            constraint = cause.diag.constraint_name or ""
+            field = next((f for f in ("device_id", "manager_id") if f in constraint), "outlet_id")
+            msg = f"The {field.removesuffix('_id')} named was just removed."
+            raise ValidationFailed(
+                f"{msg} Send the purchase again with one that exists.",
+                errors={field: [f"{msg} Use one of this merchant's current places."]},
+            ) from None
         raise
     except ApplicationError:
         # A repeat of a committed order is answered as such (409) whatever else it would fail

@@ -21,14 +21,15 @@ from tests.integrations.api_client import post, purchase_body
 
 #: Statements of a steady-state commit with one webhook endpoint and the key cached, counted
 #: inside the test's transaction, where the claim and the durable atomic each add a SAVEPOINT
-#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 3 below, COMMIT):
-#: outlet, customer FOR UPDATE with program + tier, and ONE write (core.fast_sql.WriteBatch:
+#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 2 below, COMMIT):
+#: customer FOR UPDATE with program + tier, and ONE write (core.fast_sql.WriteBatch:
 #: purchase, lot, ledger entry, customer update, outbox event, the deliveries made from the
 #: endpoints table with their streams' sequence numbers, the pg_notify and the idempotency
-#: completion). Before issue 16 the same commit sent 15 more (key lookup, order-id exists(),
+#: completion); the outlet comes from its per-process cache (place_cache) like the key. Before
+#: issue 16 the same commit sent 16 more (key lookup, outlet, order-id exists(),
 #: customer, program and tier apart, endpoints, sequences, pg_notify and the completion apart,
 #: and the six writes one by one).
-COMMIT_STATEMENTS = 8
+COMMIT_STATEMENTS = 7
 
 
 def test_the_models_written_by_plain_sql_have_no_signal_receivers():

@@ -57,3 +57,15 @@ def test_a_load_that_raced_with_an_invalidation_is_not_kept(every_lookup_checks_
 
     assert cache.get("k", load_while_changed) == "old"
     assert cache.get("k", lambda: "new") == "new"
+
+
+def test_made_up_keys_cannot_grow_the_copy_without_bound(every_lookup_checks_the_version):
+    """Misses are cached too (an unknown API key prefix): the copy stays within max_entries."""
+    cache = LocalCache[str | None](f"test-{uuid.uuid4()}", max_age=lambda: 60, max_entries=50)
+    loads = []
+    for n in range(500):
+        cache.get(f"made-up-{n}", lambda n=n: loads.append(n))
+        assert len(cache._entries) <= 50
+    assert len(loads) == 500  # every made-up key was looked up once
+    cache.get("kept", lambda: "row")
+    assert cache.get("kept", lambda: "reloaded") == "row"  # and the cache still works

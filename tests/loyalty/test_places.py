@@ -95,3 +95,43 @@ def test_reactivate_is_tenant_scoped():
         with pytest.raises(NotFound):
             place_reactivate(merchant=setup.merchant, kind="outlet", place_id=place_id)
     assert not Outlet.objects.get(id=other.outlet.id).is_active
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_place_removed_behind_the_cache_gives_a_422_not_a_server_error(settings):
+    """place_cache keeps an outlet up to PLACE_CACHE_SECONDS when a change is not announced
+    (a plain DELETE here, as from another process before its announcement arrives): the
+    purchase naming it is refused as a bad request, and the next one reads the table again."""
+    from django.db import connection
+
+    from loyalty.services import purchase_commit
+    from loyalty.services.purchases import place_cache
+    from tests.factories import make_customer
+
+    settings.PLACE_CACHE_SECONDS = 60
+    setup = make_merchant("Gone shop")
+    customer = make_customer(setup.merchant)
+    outlet = place_create(merchant=setup.merchant, kind="outlet", name="Pop-up")
+    place_cache.invalidate()
+    assert place_resolve(merchant=setup.merchant, outlet_id=outlet.id).outlet.id == outlet.id
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM loyalty_outlet WHERE id = %s", [outlet.id])
+    assert place_resolve(merchant=setup.merchant, outlet_id=outlet.id).outlet.id == outlet.id
+
+    def commit(order: str):
+        return purchase_commit(
+            merchant=setup.merchant,
+            customer_id=customer.id,
+            amount_minor=500,
+            order_id=order,
+            outlet_id=outlet.id,
+        )
+
+    with pytest.raises(ValidationFailed) as refused:
+        commit("GONE-1")
+    assert "just removed" in str(refused.value) and "outlet_id" in refused.value.errors
+    with pytest.raises(ValidationFailed, match="not one of this merchant's"):
+        commit("GONE-2")  # the cache was dropped: the table answers now
+    from loyalty.models import Purchase
+
+    assert not Purchase.objects.filter(merchant=setup.merchant).exists()
