@@ -113,7 +113,7 @@ def model_insert_many(instances: list[ModelT]) -> list[ModelT]:
 @cache
 def _row_plan(
     model: type[Model], names: tuple[str, ...], lock: bool
-) -> tuple[str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
+) -> tuple[str, tuple[Field[Any, Any], ...]]:
     meta = model._meta
     fields = tuple(cast("Field[Any, Any]", meta.get_field(name)) for name in names)
     selected = tuple(meta.concrete_fields)
@@ -125,7 +125,7 @@ def _row_plan(
     # The columns are named, not ``*``: a prepared statement keeps its result type when a
     # migration adds a column under a running process.
     sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where}{tail}"  # noqa: S608
-    return sql, fields, selected
+    return sql, fields
 
 
 def model_rows(model: type[ModelT], *, lock: bool = False, **equals: Any) -> list[ModelT]:
@@ -137,7 +137,7 @@ def model_rows(model: type[ModelT], *, lock: bool = False, **equals: Any) -> lis
     then ``Model.from_db``, so the instances are what the ORM would have returned. No order.
     """
     names = tuple(sorted(equals))
-    sql, fields, _selected = _row_plan(model, names, lock)
+    sql, fields = _row_plan(model, names, lock)
     params = [
         f.get_db_prep_value(equals[n], connection) for f, n in zip(fields, names, strict=True)
     ]

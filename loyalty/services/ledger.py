@@ -34,14 +34,23 @@ def customer_lock(*, merchant: Merchant, customer_id: Any) -> Customer:
     building was a tenth of the commit's CPU. A customer id that is not a UUID finds nobody, as
     with the ORM.
     """
-    try:
-        cid = uuid.UUID(str(customer_id))
-    except ValueError:
-        raise NotFound(f"No customer {customer_id} for this merchant.") from None
-    customer = model_row(Customer, lock=True, merchant_id=merchant.id, id=cid)
+    customer = model_row(
+        Customer, lock=True, merchant_id=merchant.id, id=_customer_uuid(customer_id)
+    )
     if customer is None:
-        raise NotFound(f"No customer {customer_id} for this merchant.")
+        raise _no_customer(customer_id)
     return customer
+
+
+def _customer_uuid(customer_id: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(customer_id))
+    except ValueError:
+        raise _no_customer(customer_id) from None
+
+
+def _no_customer(customer_id: Any) -> NotFound:
+    return NotFound(f"No customer {customer_id} for this merchant.")
 
 
 def customer_lock_with_terms(
@@ -59,15 +68,12 @@ def customer_lock_with_terms(
         return customer, program_terms(
             merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor
         )
-    try:
-        cid = uuid.UUID(str(customer_id))
-    except ValueError:
-        raise NotFound(f"No customer {customer_id} for this merchant.") from None
+    cid = _customer_uuid(customer_id)
     with connection.cursor() as cursor:
         cursor.execute(_lock_with_terms_sql(), [merchant.id, cid])
         row = cursor.fetchone()
     if row is None:
-        raise NotFound(f"No customer {customer_id} for this merchant.")
+        raise _no_customer(customer_id)
     sizes = [len(m._meta.concrete_fields) for m in (Customer, LoyaltyProgram, Tier)]
     customer = model_from_values(Customer, row[: sizes[0]])
     program_values = row[sizes[0] : sizes[0] + sizes[1]]
