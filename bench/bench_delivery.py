@@ -18,6 +18,7 @@ Phases (a real relay and real Dramatiq workers, events committed through the ser
 Figures measured while other work shares the machine are distorted: read them with that caveat.
 Needs DATABASE_URL (PostgreSQL) and REDIS_URL; ``make bench`` provides throwaway ones.
 Usage: python bench/bench_delivery.py [--stream 300] [--backlog 2000] [--rate 200] [--seconds 60]
+       [--committers 8]
 """
 
 from __future__ import annotations
@@ -147,15 +148,21 @@ def drain_rate(receiver: FastReceiver, merchant: Any, people: list[Any], count: 
 
 
 def paced_latency(
-    receiver: FastReceiver, merchant: Any, people: list[Any], rate: int, seconds: int
+    receiver: FastReceiver,
+    merchant: Any,
+    people: list[Any],
+    rate: int,
+    seconds: int,
+    committers: int = 4,
 ) -> tuple[list[float], float, float]:
-    """Commit at ``rate``/s for ``seconds``; latencies (ms), achieved rate, committers' CPU share."""
+    """Commit at ``rate``/s for ``seconds`` from ``committers`` threads (each commit waits on its
+    round trips, so more threads offer more); latencies (ms), achieved rate, committers' CPU
+    share."""
     from loyalty.services import points_adjust
     from outbox.models import OutboxEvent
 
     receiver.arrivals.clear()
     total = rate * seconds
-    committers = 4
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     begin = time.perf_counter()
 
@@ -267,6 +274,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--worker-threads", type=int, default=8)
+    parser.add_argument(
+        "--committers", type=int, default=8, help="threads committing in the latency phases (8)"
+    )
     args = parser.parse_args()
 
     from outbox.models import Delivery, OutboxEvent
@@ -297,7 +307,9 @@ def main() -> None:
             f"ratio >= 0.8: {verdict(ordered / unordered >= 0.8)}")  # fmt: skip
 
         merchant, people = merchant_with(receiver.url)
-        lat, achieved, cpu = paced_latency(receiver, merchant, people, args.rate, args.seconds)
+        lat, achieved, cpu = paced_latency(
+            receiver, merchant, people, args.rate, args.seconds, args.committers
+        )
         p99 = percentile(lat, 0.99)
         say(f"latency at {achieved:.0f} events/s for {args.seconds} s over {CUSTOMERS} customers "
             f"({len(lat)}/{args.rate * args.seconds} delivered; committers used {cpu:.0%} of a core)",
@@ -311,7 +323,7 @@ def main() -> None:
         )  # a backlog that times out, again and again
         merchant, people = merchant_with(receiver.url)
         lat, achieved, _ = paced_latency(
-            receiver, merchant, people, args.rate, max(args.seconds // 2, 10)
+            receiver, merchant, people, args.rate, max(args.seconds // 2, 10), args.committers
         )
         p99 = percentile(lat, 0.99)
         say(f"isolation: latency at {achieved:.0f} events/s while another merchant's endpoint "
