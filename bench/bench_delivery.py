@@ -282,8 +282,14 @@ def main() -> None:
     from outbox.models import Delivery, OutboxEvent
 
     call_command("migrate", "--noinput", verbosity=0)
-    Delivery.objects.all().delete()
-    OutboxEvent.objects.all().delete()
+    # Earlier benches may have left millions of rows: an ORM delete() would collect them all
+    # (and exceed PostgreSQL's 65,535 parameters); TRUNCATE ... CASCADE also empties the
+    # attempts that point at them.
+    tables = ", ".join(
+        connections["default"].ops.quote_name(m._meta.db_table) for m in (Delivery, OutboxEvent)
+    )
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables} CASCADE")
     receiver = FastReceiver().start()
     platform = Platform(args)
     results: list[tuple[str, str, str]] = []
