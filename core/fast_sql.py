@@ -403,9 +403,7 @@ class WriteBatch:
         return resolved
 
     def _key_of(self, index: int) -> str:
-        """``(SELECT <key> FROM w<index>)``: the key the batch's INSERT number ``index`` made."""
-        column = connection.ops.quote_name(_key(self._writes[index]).column)
-        return f"(SELECT {column} FROM w{index})"  # noqa: S608
+        return _key_reference(self._writes, index)
 
     def _pending_target(self, instance: Model, f: Field[Any, Any]) -> int | None:
         """The index of the batch's INSERT of the instance that ``f`` (a foreign key) points
@@ -444,8 +442,7 @@ class WriteBatch:
             sql, values = write.sql, list(write.params)
             if write.links:  # a key returned by an earlier CTE instead of a parameter
                 references = {
-                    position: f"(SELECT {quote(_key(writes[target]).column)} FROM w{target})"  # noqa: S608
-                    for position, _f, target in write.links
+                    position: _key_reference(writes, target) for position, _f, target in write.links
                 }
                 pieces = sql.split("%s")
                 sql = pieces[0] + "".join(
@@ -495,6 +492,12 @@ class WriteBatch:
             if write.returned is not None:
                 (key, *_) = cursor.fetchone()
                 setattr(write.instance, write.returned.attname, key)
+
+
+def _key_reference(writes: list[_Write], index: int) -> str:
+    """``(SELECT <key> FROM w<index>)``: the key the batch's INSERT number ``index`` made."""
+    column = connection.ops.quote_name(_key(writes[index]).column)
+    return f"(SELECT {column} FROM w{index})"  # noqa: S608
 
 
 def _key(write: _Write) -> Field[Any, Any]:

@@ -16,9 +16,9 @@ class LoyaltyConfig(AppConfig):
     verbose_name = "Loyalty"
 
     def ready(self) -> None:
-        from loyalty.models import Device, Manager, Merchant, Outlet
+        from loyalty.models import Device, Manager, Outlet
 
-        for model in (Outlet, Device, Manager, Merchant):
+        for model in (Outlet, Device, Manager):
             uid = f"places-{model.__name__}"
             post_save.connect(_places_changed, sender=model, dispatch_uid=uid)
             post_delete.connect(_places_changed, sender=model, dispatch_uid=uid)
