@@ -41,12 +41,15 @@ One slow endpoint never delays the others: sends to one endpoint take at most
 ``ENDPOINT_CONCURRENCY`` of a process's send threads (:class:`EndpointLanes`; the rest of its
 deliveries wait outside the pool and are deferred, untried, when a try ahead of them fails
 slowly), and a batch is recorded as its sends finish, so its fast deliveries commit while a slow
-one is still waiting for its receiver.
+one is still waiting for its receiver. The actor waits for its sends at most
+``ACTOR_WAIT_SECONDS``; a slow one still in flight then is recorded by :class:`LateRecorder` when
+it finishes, so a hanging receiver never holds the actor threads other endpoints need.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -57,7 +60,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -203,6 +206,12 @@ SLOW_RETRY_SECONDS = 10.0
 #: While a batch still has sends in flight, what has finished is recorded this often, so the
 #: fast deliveries of a batch are not held back by its slowest one.
 RECORD_EVERY_SECONDS = 0.25
+#: How long a batch's actor waits for its sends. Whatever is still in flight then (a receiver
+#: that hangs until the HTTP timeout, a Telegram send waiting for the rate limiter) is recorded
+#: by :data:`late` when it finishes, and the actor's thread goes back to the broker: a hanging
+#: endpoint holds send threads (at most ``ENDPOINT_CONCURRENCY``), never the actor threads that
+#: every other endpoint's batches need.
+ACTOR_WAIT_SECONDS = 1.0
 
 _Waiting = tuple[Delivery, "Transport", "Future[Result]"]
 
@@ -288,6 +297,69 @@ def _slow_deferred(delivery: Delivery, transport: Transport) -> Result:
 lanes = EndpointLanes()
 
 
+class LateRecorder:
+    """Records the tries a batch's actor stopped waiting for (:data:`ACTOR_WAIT_SECONDS`), in
+    one thread per process, as they finish: what finished together is recorded together, per
+    lease, exactly as the actor would have (:func:`_record`, conditional on the lease).
+
+    Nothing depends on this thread for correctness: if the process stops before it records a
+    try (a shutdown, a crash), the rows stay leased until their lease runs out and go back to
+    pending (the receiver sees the same ``webhook-id`` again, as after any crash). Recording
+    ends the try of an ordered delivery with ``NOTIFY outbox_due``, so the relay hands its
+    stream's successor on.
+    """
+
+    def __init__(self) -> None:
+        self._finished: queue.SimpleQueue[tuple[uuid.UUID, Future[Result]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        #: Tries adopted and not yet recorded (for tests and the worker's shutdown log).
+        self.outstanding = 0
+
+    def adopt(self, futures: set[Future[Result]], token: uuid.UUID) -> None:
+        with self._lock:
+            self.outstanding += len(futures)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="outbox-late-recorder", daemon=True
+                )
+                self._thread.start()
+        for future in futures:
+            future.add_done_callback(lambda done, t=token: self._finished.put((t, done)))
+
+    def _run(self) -> None:
+        while True:
+            finished = [self._finished.get()]
+            time.sleep(RECORD_EVERY_SECONDS)  # gather what finishes together, as the actor does
+            while True:
+                try:
+                    finished.append(self._finished.get_nowait())
+                except queue.Empty:
+                    break
+            by_lease: dict[uuid.UUID, list[Result]] = defaultdict(list)
+            for token, future in finished:
+                if future.exception() is None:  # _send_one catches everything
+                    by_lease[token].append(future.result())
+            for token, results in by_lease.items():
+                try:
+                    _record(results, token=token, counts=defaultdict(int))
+                except Exception:
+                    logger.exception(
+                        "recording late tries failed; their leases will run out",
+                        extra={"count": len(results)},
+                    )
+            with self._lock:
+                self.outstanding -= len(finished)
+                idle = not self.outstanding
+            if idle:  # late tries are rare (slow receivers): no connection held between them
+                connections.close_all()
+            else:
+                close_old_connections()
+
+
+late = LateRecorder()
+
+
 #: An ordered webhook stream: (endpoint id, customer id).
 Stream = tuple[Any, Any]
 
@@ -350,10 +422,17 @@ def deliveries_process(
         wakeup.notify_on_commit()
 
     pending: set[Future[Result]] = {lanes.submit(d, transport_for(d.channel)) for d in to_send}
+    give_up_at = time.monotonic() + ACTOR_WAIT_SECONDS
     while pending:
-        done, pending = wait(pending, timeout=RECORD_EVERY_SECONDS, return_when=FIRST_COMPLETED)
+        left = give_up_at - time.monotonic()
+        if left <= 0:
+            late.adopt(pending, token)  # recorded when they finish; this thread goes on
+            counts["late"] = len(pending)
+            break
+        step = min(RECORD_EVERY_SECONDS, left)
+        done, pending = wait(pending, timeout=step, return_when=FIRST_COMPLETED)
         if pending:  # gather what else finishes within the interval, then record it together
-            more, pending = wait(pending, timeout=RECORD_EVERY_SECONDS)
+            more, pending = wait(pending, timeout=step)
             done |= more
         if done:
             _record([f.result() for f in done], token=token, counts=counts, released=released)
