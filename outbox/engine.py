@@ -48,6 +48,7 @@ it finishes, so a hanging receiver never holds the actor threads other endpoints
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -325,7 +326,10 @@ class LateRecorder:
                 )
                 self._thread.start()
         for future in futures:
-            future.add_done_callback(lambda done, t=token: self._finished.put((t, done)))
+            future.add_done_callback(functools.partial(self._done, token))
+
+    def _done(self, token: uuid.UUID, future: Future[Result]) -> None:
+        self._finished.put((token, future))
 
     def _run(self) -> None:
         while True:
