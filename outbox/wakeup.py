@@ -92,6 +92,18 @@ class Listener:
             threading.Event().wait(min(timeout, 1.0))
             return False
 
+    def drain(self) -> None:
+        """Take the nudges that arrived meanwhile, without waiting (the pass about to run sees
+        the rows they announce)."""
+        if self._conn is None or self._conn.closed:
+            _local_event.clear()
+            return
+        try:
+            for _ in self._conn.notifies(timeout=0, stop_after=1000):
+                pass
+        except (psycopg.Error, OSError, ValueError):
+            self.close()
+
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
