@@ -152,20 +152,34 @@ def commit_parallel(merchant: Any, people: list[Any], count: int, threads: int =
     in_processes(part, threads)
 
 
+def machine_busy() -> tuple[float, float]:
+    """The machine's busy and total CPU time so far, in clock ticks over all cores (/proc/stat)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def drain_rate(receiver: ReceiverProcess, merchant: Any, people: list[Any], count: int) -> float:
-    """Commit ``count`` events while paused, resume, return deliveries/s until the last one."""
+    """Commit ``count`` events while paused, resume, return deliveries/s until the last one
+    (and print how busy the machine's cores were meanwhile: a drain that leaves them idle waits
+    on something other than CPU)."""
     from outbox.services import outbox_pause, outbox_resume
 
     outbox_pause(reason="bench", actor="bench", merchant_id=str(merchant.id))
     commit_parallel(merchant, people, count)
     receiver.arrivals.clear()
+    busy0, total0 = machine_busy()
     t0 = time.time()
     outbox_resume(actor="bench", merchant_id=str(merchant.id))
     while len(receiver.arrivals) < count:
         time.sleep(0.02)
         if time.time() - t0 > 600:
             raise SystemExit(f"only {len(receiver.arrivals)} of {count} delivered in 600 s")
-    return count / (receiver.arrivals[count - 1][1] - t0)
+    busy1, total1 = machine_busy()
+    rate = count / (receiver.arrivals[count - 1][1] - t0)
+    print(f"  drain of {count}: {rate:.0f}/s, cores {100 * (busy1 - busy0) / (total1 - total0):.0f}% "
+          "busy", flush=True)  # fmt: skip
+    return rate
 
 
 def paced_latency(
