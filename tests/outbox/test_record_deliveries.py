@@ -5,6 +5,9 @@ the same rule as ``WebhookEndpoint.subscribes_to`` over the merchant's enabled e
 
 from __future__ import annotations
 
+import select
+import time
+
 import pytest
 from django.db import transaction
 
@@ -102,3 +105,34 @@ def test_the_relay_is_nudged_only_when_the_event_made_a_delivery():
         assert chat.channel == Channel.TELEGRAM and chat.telegram_chat_id == 4242
     finally:
         relay.close()
+
+
+def test_nudges_that_arrived_meanwhile_are_taken_without_waiting():
+    """The relay's pass after a short coalescing sleep drains the nudges of the commits that
+    came meanwhile (their rows are in that pass), so it does not run an empty pass for each."""
+    setup = make_merchant("Drain")
+    customer = make_customer(setup.merchant)
+    webhook_endpoint_create(merchant=setup.merchant, url="http://127.0.0.1:9/hook")
+    relay = Listener()
+    try:
+        assert relay.wait(0.05) is False  # connected and listening from here on
+        for _ in range(3):
+            _record(setup.merchant, customer)  # three commits, three nudges
+        assert _until_readable(relay)
+        relay.drain()
+        assert relay.wait(0.3) is False  # nothing left to wake the next wait
+        _record(setup.merchant, customer)
+        assert relay.wait(5) is True  # and a later commit still wakes it
+    finally:
+        relay.close()
+
+
+def _until_readable(listener: Listener, timeout: float = 5.0) -> bool:
+    """Wait until a nudge is buffered on the listener's connection, without taking it."""
+    assert listener._conn is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([listener._conn.fileno()], [], [], 0.05)[0]:
+            time.sleep(0.2)  # the other two commits' nudges arrive too
+            return True
+    return False
