@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import redis
 from django.conf import settings
 from django_redis.pool import ConnectionFactory
+from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker as _DramatiqRedisBroker
 from redis.backoff import NoBackoff
 from redis.connection import ConnectionPool, SSLConnection, parse_url
@@ -70,10 +71,29 @@ class CacheConnectionFactory(ConnectionFactory):
         return client.connection_pool
 
 
+#: Longest an idle consumer sleeps between two fetches. Dramatiq's Redis consumer backs off up
+#: to the worker timeout (1 s by default) while its queue is empty, so a message sent to an idle
+#: worker (a quiet merchant's webhook) waited up to a second; at this cap an idle worker process
+#: asks Redis about ten times a second per queue.
+IDLE_POLL_MS = 100
+#: Messages of the outbound queue (webhook and Telegram deliveries) one worker process takes at
+#: once. Dramatiq's default is twice its threads, and a process takes all it may in one fetch:
+#: the few messages of a backlog of ordered streams' heads (each then hands its streams on for
+#: up to 10 s) all went to the process that fetched first, and the other one stayed idle.
+OUTBOUND_PREFETCH = 4
+OUTBOUND_QUEUE = "outbound"
+
+
 class RedisBroker(_DramatiqRedisBroker):
     """Dramatiq's Redis broker on :func:`redis_client`, or on ``url`` when one is given
-    (``DRAMATIQ_BROKER_URL=redis://...``, used as it is)."""
+    (``DRAMATIQ_BROKER_URL=redis://...``, used as it is); idle consumers poll at least every
+    ``IDLE_POLL_MS`` and a process holds at most ``OUTBOUND_PREFETCH`` outbound messages."""
 
     def __init__(self, *, url: str | None = None, **options: Any) -> None:
         client = redis.Redis.from_url(url) if url else redis_client()
         super().__init__(client=client, **options)
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        if queue_name == OUTBOUND_QUEUE:
+            prefetch = min(prefetch, OUTBOUND_PREFETCH)
+        return super().consume(queue_name, prefetch, min(timeout, IDLE_POLL_MS))

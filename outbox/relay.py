@@ -15,6 +15,7 @@ poll interval, which remains the fallback for a lost notification.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -36,8 +37,14 @@ from outbox.wakeup import Listener, relay_database_settings
 
 logger = logging.getLogger(__name__)
 
-#: Ids per broker message; a worker sends one message's deliveries concurrently.
+#: Most ids per broker message; a worker sends one message's deliveries concurrently.
 MESSAGE_CHUNK = 50
+#: A claim is cut into at least this many messages while they keep ``MESSAGE_MIN`` ids each, so
+#: that every worker process takes a share (each holds at most ``OUTBOUND_PREFETCH`` of them,
+#: :mod:`core.redis_connection`): the worker that delivers an ordered stream's head hands the
+#: stream on, so the heads' messages decide how many processes drain a backlog of streams.
+MESSAGE_SPREAD = 8
+MESSAGE_MIN = 10
 #: Longest sleep between polls when nothing wakes the relay.
 POLL_INTERVAL_SECONDS = 1.0
 #: How long a worker goes on delivering the successors of the streams it finished.
@@ -289,6 +296,13 @@ def claim_release(claim: Claim) -> None:
     )
 
 
+def message_chunks(ids: list[int]) -> list[list[int]]:
+    """``ids`` in order, in messages of ``MESSAGE_MIN`` to ``MESSAGE_CHUNK`` ids, as many as
+    ``MESSAGE_SPREAD`` where that keeps them in that range."""
+    size = max(MESSAGE_MIN, min(MESSAGE_CHUNK, math.ceil(len(ids) / MESSAGE_SPREAD)))
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
 def relay_database_use() -> bool:
     """Make ``RELAY_DATABASE_URL`` this process's default connection; call before first use.
 
@@ -341,8 +355,8 @@ class Relay:
             if claim is None:
                 break
             try:
-                for start in range(0, len(claim.ids), MESSAGE_CHUNK):
-                    self.enqueue(claim.ids[start : start + MESSAGE_CHUNK], str(claim.token))
+                for chunk in message_chunks(claim.ids):
+                    self.enqueue(chunk, str(claim.token))
             except Exception as exc:
                 # The broker is away: keep the rows in PostgreSQL, pending, and try again later.
                 logger.error(
