@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 import threading
 import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 
@@ -137,11 +135,6 @@ class ReceiverProcess:
         self._process.start()
         self.port = self._conn.recv()
         return self
-
-    def cpu_seconds(self) -> float:
-        """The receiver process's CPU time so far (user + system), from /proc."""
-        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     @property
     def url(self) -> str:

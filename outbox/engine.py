@@ -314,7 +314,7 @@ class LateRecorder:
         self._finished: queue.SimpleQueue[tuple[uuid.UUID, Future[Result]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        #: Tries adopted and not yet recorded (for tests and the worker's shutdown log).
+        #: Tries adopted and not yet recorded.
         self.outstanding = 0
 
     def adopt(self, futures: set[Future[Result]], token: uuid.UUID) -> None:

@@ -82,10 +82,8 @@ class Listener:
             ready, _, _ = select.select([self._conn.fileno()], [], [], timeout)
             if not ready:
                 return False
-            woke = False
-            for _ in self._conn.notifies(timeout=0, stop_after=1000):
-                woke = True
-            return woke or True
+            self._take(self._conn)
+            return True
         except (psycopg.Error, OSError, ValueError) as exc:
             logger.warning("outbox listener lost its connection: %s", exc.__class__.__name__)
             self.close()
@@ -99,10 +97,15 @@ class Listener:
             _local_event.clear()
             return
         try:
-            for _ in self._conn.notifies(timeout=0, stop_after=1000):
-                pass
+            self._take(self._conn)
         except (psycopg.Error, OSError, ValueError):
             self.close()
+
+    @staticmethod
+    def _take(conn: psycopg.Connection) -> None:
+        """Consume the notifications already received on ``conn``."""
+        for _ in conn.notifies(timeout=0, stop_after=1000):
+            pass
 
     def close(self) -> None:
         if self._conn is not None:
