@@ -1,11 +1,19 @@
-"""Bare baseline for bench_commit.py: the writes of a purchase commit, without the framework.
+"""Bare baseline for bench_commit.py: the register's calls, without the framework.
 
-A plain WSGI app (psycopg 3 + redis-py, one persistent connection per thread) doing, per POST,
-what our purchase commit does at the database: key lookup by prefix + ``hmac.compare_digest``
-hash check, one Redis INCR/EXPIRE round trip (rate limit), then in one transaction the
-idempotency claim insert, the customer row lock, the purchase, a ledger entry, a lot, the
-balance update, an outbox event, one delivery, NOTIFY, and the stored response. Tables are
-``bare_*`` ones created by :func:`create_schema`; nothing of the platform is imported.
+A plain WSGI app (psycopg 3 + redis-py, one persistent connection per thread). Every request
+starts as ours does: key lookup by prefix + ``hmac.compare_digest`` hash check and one Redis
+INCR/EXPIRE round trip (rate limit). Then, by path:
+
+* ``POST .../purchases``: in one transaction the idempotency claim insert, the customer row
+  lock, the purchase, a ledger entry, a lot, the balance update, an outbox event, one delivery,
+  NOTIFY, and the stored response;
+* ``POST .../calculate``: the customer row, the program with its reached tier (one statement),
+  the quote computed;
+* ``GET .../customers/<id>``: the customer row, the program with its reached tier;
+* ``POST .../code``: in one transaction the one-time code consumed by a conditional UPDATE (a
+  keyed hash, as ours), the customer row, the program with its reached tier.
+
+Tables are ``bare_*`` ones created by :func:`create_schema`; nothing of the platform is imported.
 
 Run by bench_commit.py as ``gunicorn bare_commit_app:app --chdir bench`` with DATABASE_URL and
 REDIS_URL set.
@@ -21,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -29,7 +38,20 @@ import redis
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bare_key (prefix text PRIMARY KEY, secret_hash text NOT NULL);
 CREATE TABLE IF NOT EXISTS bare_customer (
-    id uuid PRIMARY KEY, balance bigint NOT NULL DEFAULT 0, updated_at timestamptz);
+    id uuid PRIMARY KEY, balance bigint NOT NULL DEFAULT 0, updated_at timestamptz,
+    phone text NOT NULL DEFAULT '+79990000000', name text NOT NULL DEFAULT 'bench',
+    pending bigint NOT NULL DEFAULT 0, lifetime_spend bigint NOT NULL DEFAULT 0,
+    telegram_linked boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS bare_program (
+    id int PRIMARY KEY, earn_bps int NOT NULL, redeem_cap_bps int NOT NULL,
+    minor_per_point int NOT NULL);
+CREATE TABLE IF NOT EXISTS bare_tier (
+    id serial PRIMARY KEY, program_id int NOT NULL REFERENCES bare_program, name text NOT NULL,
+    min_spend bigint NOT NULL, earn_bps int NOT NULL);
+CREATE TABLE IF NOT EXISTS bare_code (
+    code_hash text PRIMARY KEY, customer_id uuid NOT NULL REFERENCES bare_customer,
+    expires_at timestamptz NOT NULL, used_at timestamptz);
 CREATE TABLE IF NOT EXISTS bare_idem (
     key text NOT NULL, prefix text NOT NULL, body_hash text NOT NULL, status int,
     response jsonb, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (prefix, key));
@@ -57,6 +79,18 @@ CREATE INDEX IF NOT EXISTS bare_delivery_due ON bare_delivery (next_attempt_at)
 
 KEY_PREFIX = "lk_"
 RATE_LIMIT = 1_000_000
+API = "/api/integrations/v1/"
+CODE_KEY = b"bare-code-key"
+PROGRAM_TERMS = (
+    "SELECT p.earn_bps, p.redeem_cap_bps, p.minor_per_point, t.name, t.earn_bps"
+    " FROM bare_program p LEFT JOIN LATERAL (SELECT name, earn_bps FROM bare_tier"
+    " WHERE program_id = p.id AND min_spend <= %s ORDER BY min_spend DESC LIMIT 1) t ON true"
+    " WHERE p.id = 1"
+)
+CUSTOMER = (
+    "SELECT id, phone, name, balance, pending, lifetime_spend, telegram_linked, created_at"
+    " FROM bare_customer WHERE id = %s"
+)
 
 _local = threading.local()
 
@@ -68,6 +102,7 @@ def _hash(secret: str) -> str:
 def create_schema(conn: psycopg.Connection[Any], customers: int) -> tuple[str, list[str]]:
     """Create the tables, one key and ``customers`` customers; the plaintext key and the ids."""
     conn.execute(SCHEMA)
+    conn.execute("INSERT INTO bare_program VALUES (1, 500, 3000, 100) ON CONFLICT DO NOTHING")
     prefix, secret = uuid.uuid4().hex[:12], uuid.uuid4().hex
     conn.execute("INSERT INTO bare_key VALUES (%s, %s)", (prefix, _hash(secret)))
     ids = [str(uuid.uuid4()) for _ in range(customers)]
@@ -75,6 +110,20 @@ def create_schema(conn: psycopg.Connection[Any], customers: int) -> tuple[str, l
         cur.executemany("INSERT INTO bare_customer (id) VALUES (%s)", [(i,) for i in ids])
     conn.commit()
     return f"{KEY_PREFIX}{prefix}_{secret}", ids
+
+
+def code_hash(code: str) -> str:
+    return hmac.new(CODE_KEY, code.encode(), hashlib.sha256).hexdigest()
+
+
+def seed_codes(conn: psycopg.Connection[Any], customers: list[str], codes: range) -> None:
+    """One-time codes ``codes`` (as 9 digits) for the customers round-robin, valid 1 hour."""
+    until = datetime.now(UTC) + timedelta(hours=1)
+    copy_sql = "COPY bare_code (code_hash, customer_id, expires_at) FROM STDIN"
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for n in codes:
+            copy.write_row((code_hash(f"{n:09d}"), customers[n % len(customers)], until))
+    conn.commit()
 
 
 def _connections() -> tuple[psycopg.Connection[Any], redis.Redis]:
@@ -95,7 +144,8 @@ def _answer(
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    if environ["PATH_INFO"] == "/live":
+    path = environ["PATH_INFO"]
+    if path == "/live":
         return _answer(start_response, "200 OK", {"status": "ok"})
     db, cache = _connections()
     token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ")
@@ -110,8 +160,93 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
     pipe.expire(bucket, 2)
     if pipe.execute()[0] > RATE_LIMIT:
         return _answer(start_response, "429 Too Many Requests", {"title": "throttled"})
+    if path.startswith(API + "customers/"):
+        found = _customer(db, path.removeprefix(API + "customers/"))
+        db.commit()
+        if found is None:
+            return _answer(start_response, "404 Not Found", {"title": "no customer"})
+        return _answer(start_response, "200 OK", found[0])
     raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     body = json.loads(raw)
+    if path == API + "calculate":
+        return _calculate(db, body, start_response)
+    if path == API + "code":
+        return _code(db, body, start_response)
+    return _purchase(db, prefix, raw, body, environ, start_response)
+
+
+def _customer(
+    db: psycopg.Connection[Any], customer_id: str
+) -> tuple[dict[str, Any], tuple[Any, ...]] | None:
+    """The customer as the API shows it (with the reached tier), and the program's terms."""
+    row = db.execute(CUSTOMER, (customer_id,)).fetchone()
+    if row is None:
+        return None
+    terms = db.execute(PROGRAM_TERMS, (row[5],)).fetchone()
+    payload = {
+        "id": str(row[0]),
+        "phone": row[1],
+        "name": row[2],
+        "balance_points": row[3],
+        "pending_points": row[4],
+        "tier": terms[3],
+        "telegram_linked": row[6],
+        "created_at": row[7].isoformat(),
+    }
+    return payload, terms
+
+
+def _calculate(
+    db: psycopg.Connection[Any], body: dict[str, Any], start_response: Callable[..., Any]
+) -> Iterable[bytes]:
+    found = _customer(db, body["customer_id"])
+    db.commit()
+    if found is None:
+        return _answer(start_response, "404 Not Found", {"title": "no customer"})
+    customer, (earn_bps, cap_bps, minor_per_point, tier, tier_bps) = found
+    amount = int(body["amount_minor"])
+    redeem = int(body.get("redeem_points", 0))
+    max_redeem = min(customer["balance_points"], amount * cap_bps // 10_000 // minor_per_point)
+    redeemed_minor = min(redeem, max_redeem) * minor_per_point
+    bps = tier_bps if tier else earn_bps
+    quote = {
+        "customer_id": customer["id"],
+        "balance_points": customer["balance_points"],
+        "amount_minor": amount,
+        "redeem_points": min(redeem, max_redeem),
+        "redeemed_minor": redeemed_minor,
+        "payable_minor": amount - redeemed_minor,
+        "max_redeem_points": max_redeem,
+        "earn_points": (amount - redeemed_minor) * bps // 10_000 // minor_per_point,
+        "earn_bps": bps,
+        "tier": tier,
+    }
+    return _answer(start_response, "200 OK", quote)
+
+
+def _code(
+    db: psycopg.Connection[Any], body: dict[str, Any], start_response: Callable[..., Any]
+) -> Iterable[bytes]:
+    with db.transaction():
+        row = db.execute(
+            "UPDATE bare_code SET used_at = now() WHERE code_hash = %s AND used_at IS NULL"
+            " AND expires_at > now() RETURNING customer_id",
+            (code_hash(str(body["code"])),),
+        ).fetchone()
+        found = _customer(db, row[0]) if row else None
+    if found is None:
+        return _answer(start_response, "404 Not Found", {"title": "unknown code"})
+    return _answer(start_response, "200 OK", {"customer": found[0]})
+
+
+def _purchase(
+    db: psycopg.Connection[Any],
+    prefix: str,
+    raw: bytes,
+    body: dict[str, Any],
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+) -> Iterable[bytes]:
     idem_key = environ.get("HTTP_IDEMPOTENCY_KEY", "")
     points = int(body["amount_minor"]) // 100
     with db.transaction():

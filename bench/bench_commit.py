@@ -1,33 +1,40 @@
-"""Commit speed (issue 16): POST purchases against a bare baseline, both driven by wrk.
+"""The register's calls against a bare baseline (issue 16), both driven by wrk.
 
-Two servers, each under gunicorn ``-w 2 --threads 4`` (flags), measured one after the other:
+Two servers, each under gunicorn ``-w 2 --threads 4`` (flags), measured one after the other
+with the same operations (``--ops``):
 
-* bare: bench/bare_commit_app.py, a plain WSGI app (psycopg + redis-py) doing the same writes as
-  a purchase commit: key lookup by prefix + compare_digest, a Redis rate-limit INCR round trip,
-  then in one transaction the idempotency claim, customer row lock, purchase, ledger entry, lot,
-  balance update, outbox event, one delivery, NOTIFY and the stored response;
+* bare: bench/bare_commit_app.py, a plain WSGI app (psycopg + redis-py) doing the same work:
+  key lookup by prefix + compare_digest and a Redis rate-limit INCR round trip, then for
+  ``purchases`` in one transaction the idempotency claim, customer row lock, purchase, ledger
+  entry, lot, balance update, outbox event, one delivery, NOTIFY and the stored response; for
+  ``calculate`` and ``customer`` (``GET customers/{id}``) the customer row and the program with
+  its reached tier; for ``code`` the one-time code consumed, then the same reads;
 * platform: config.wsgi with a merchant seeded as bench_api.py does (one webhook endpoint, no
   Telegram links, so one delivery per commit, as in the bare app).
 
-wrk (16 connections, fixed duration) runs a Lua script with a fresh Idempotency-Key and order id
-per request, customers round-robin over a pool of 200. Prints commits/s and p50/p95/p99 for each,
-the ratio platform/bare and /proc/loadavg (the machine may be shared: read ratios, not figures),
-and the CPU each commit cost the server's processes, PostgreSQL and wrk (from /proc; steadier
-than commits/s when the machine's speed moves between the two runs).
+wrk (16 connections, fixed duration, a warm-up first) runs a Lua script per operation: a fresh
+Idempotency-Key and order id per purchase, customers round-robin over a pool of 200, a code
+never sent twice (each run gets its own slice of seeded codes). Prints requests/s and
+p50/p95/p99 for each, the ratio platform/bare against the goal (0.6x), and the CPU each
+request cost the server's processes, PostgreSQL and wrk (from /proc; steadier than requests/s
+when the machine's speed moves between two runs). For purchases, a paced run follows on the
+same server: wrk's ``delay()`` spaces the sends so that ``--rate`` (100) requests/s are offered
+in total; it prints the achieved rate and p50/p95/p99 at that load (send-to-answer) against the
+goal (p95 <= 50 ms). ``outbox`` compares the platform's commit without any delivery (no
+endpoint, no Telegram link) and with a webhook endpoint and linked customers (goal: <= 15 %).
 
-Needs DATABASE_URL (PostgreSQL), REDIS_URL and wrk; `make bench` provides the first two.
-Then, on the same server, a paced run: the same script with wrk's ``delay()`` spacing the sends
-so that ``--rate`` (100) requests/s are offered in total; it prints the achieved rate and
-p50/p95/p99 at that load (the latency wrk measures is send-to-answer of each request).
+Needs DATABASE_URL (PostgreSQL), REDIS_URL and wrk; `make bench` provides them.
 
-Usage: python bench/bench_commit.py [--seconds 15] [--connections 16] [--workers 2] [--threads 4]
-       [--rate 100]
+Usage: python bench/bench_commit.py [--seconds 15] [--warmup 5] [--connections 16]
+       [--workers 2] [--threads 4] [--rate 100] [--ops purchases,calculate,customer,code,outbox]
+       [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import signal
@@ -35,7 +42,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -46,10 +55,10 @@ import psycopg  # noqa: E402
 from bench_api import ROOT, free_port, make_target  # noqa: E402  (sets up Django)
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 LUA = r"""
 local customers = {%(customers)s}
-local outlet = "%(outlet)s"
 local counter = 0
 tid = 0
 local threads = {}
@@ -65,12 +74,7 @@ end
 function request()
   counter = counter + 1
   local customer = customers[((counter + tid * 37) %% #customers) + 1]
-  local unique = string.format("%%d-%%d-%%d-%%d", tid, counter, os.time(), math.random(1, 1000000000))
-  wrk.headers["Idempotency-Key"] = "k" .. unique
-  local body = string.format(
-    '{"customer_id":"%%s","amount_minor":12345,"order_id":"o%%s"%(outlet_field)s}',
-    customer, unique)
-  return wrk.format("POST", "%(path)s", nil, body)
+%(request)s
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -81,6 +85,27 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
+
+#: The body of ``request()`` per operation (``customer`` and ``counter`` are set; ``%%`` is a
+#: literal ``%`` in Lua). A purchase gets a fresh Idempotency-Key and order id; a code is the
+#: thread's next seeded one (``code_base`` + thread slice + counter), never sent twice.
+REQUESTS = {
+    "purchases": r"""
+  local unique = string.format("%%d-%%d-%%d-%%d", tid, counter, os.time(), math.random(1, 1000000000))
+  wrk.headers["Idempotency-Key"] = "k" .. unique
+  local body = string.format(
+    '{"customer_id":"%%s","amount_minor":12345,"order_id":"o%%s"%(outlet_field)s}',
+    customer, unique)
+  return wrk.format("POST", "%(api)spurchases", nil, body)""",
+    "calculate": r"""
+  local body = string.format('{"customer_id":"%%s","amount_minor":12345}', customer)
+  return wrk.format("POST", "%(api)scalculate", nil, body)""",
+    "customer": r"""
+  return wrk.format("GET", "%(api)scustomers/" .. customer, nil, nil)""",
+    "code": r"""
+  local code = %(code_base)d + (tid - 1) * %(codes_per_thread)d + counter
+  return wrk.format("POST", "%(api)scode", nil, string.format('{"code":"%%09d"}', code))""",
+}
 
 #: Appended to the script for the paced run: each wrk thread hands out send slots
 #: ``interval_ms`` apart to its connections (``delay()`` runs before every request), so the
@@ -108,7 +133,24 @@ function delay()
 end
 """
 
-PATH = "/api/integrations/v1/purchases"
+API = "/api/integrations/v1/"
+#: What the bench runs, in order: each operation against the bare app and the platform.
+OPERATIONS = ("purchases", "calculate", "customer", "code")
+#: A code is consumed by its request: each wrk run gets its own slice of seeded codes, sized
+#: for this rate (well above what 2 cores serve); a thread that ran past its slice would get
+#: 404s, which the bench reports as failures.
+CODES_MAX_RATE = 4000
+LABELS = {
+    "purchases": "POST purchases (commit)",
+    "calculate": "POST calculate (read)",
+    "customer": "GET customers/{id} (read)",
+    "code": "POST code (consumes the code)",
+}
+#: Goals of issue 16: throughput against the bare app, p95 at 100 commits/s offered, the cost
+#: of the outbox's deliveries on the commit.
+GOAL_RATIO = 0.6
+GOAL_PACED_P95_MS = 50.0
+GOAL_OUTBOX_OVERHEAD = 0.15
 
 
 @dataclass
@@ -127,27 +169,55 @@ class Result:
     def rps(self) -> float:
         return (self.requests - self.failed) / self.seconds
 
-    def cpu_per_commit(self) -> dict[str, float]:
-        """CPU milliseconds per commit by group: steadier than commits/s on a shared machine."""
+    def cpu_per_request(self) -> dict[str, float]:
+        """CPU milliseconds per request by group: steadier than requests/s on a shared machine."""
         done = max(1, self.requests - self.failed)
         return {group: 1000 * used / done for group, used in self.cpu.items()}
 
     def describe(self) -> str:
         failed = f", {self.failed} failed" if self.failed else ""
         return (
-            f"{self.name:<9} {self.rps:7.1f} commits/s  p50 {self.p50:6.1f} ms  "
+            f"{self.name:<11} {self.rps:7.1f} requests/s  p50 {self.p50:6.1f} ms  "
             f"p95 {self.p95:6.1f} ms  p99 {self.p99:6.1f} ms  (n={self.requests}{failed})"
         )
 
 
-def lua_script(key: str, customers: list[str], outlet: str | None) -> str:
-    return LUA % {
-        "customers": ",".join(f'"{c}"' for c in customers),
-        "outlet": outlet or "",
-        "outlet_field": f',"outlet_id":"{outlet}"' if outlet else "",
-        "key": key,
-        "path": PATH,
-    }
+@dataclass
+class Server:
+    """One app to drive: how to start it and whom to ask for."""
+
+    name: str
+    app: str
+    chdir: Path
+    key: str
+    customers: list[str]
+    outlet: str | None
+    #: Seeds the one-time codes numbered by the range (``POST code``).
+    seed_codes: Callable[[range], None]
+    next_code: int = 100_000_000
+
+    def script(self, op: str, seconds: float, args: argparse.Namespace, workdir: Path) -> Path:
+        """A wrk script for ``op``; for ``code``, with a fresh slice of codes seeded first."""
+        per_thread = 0
+        if op == "code":
+            per_thread = math.ceil(seconds * CODES_MAX_RATE / wrk_threads(args))
+            codes = range(self.next_code, self.next_code + per_thread * wrk_threads(args))
+            self.seed_codes(codes)
+        fields = {
+            "api": API,
+            "outlet_field": f',"outlet_id":"{self.outlet}"' if self.outlet else "",
+            "code_base": self.next_code,
+            "codes_per_thread": per_thread,
+        }
+        self.next_code += per_thread * wrk_threads(args)
+        text = LUA % {
+            "customers": ",".join(f'"{c}"' for c in self.customers),
+            "key": self.key,
+            "request": REQUESTS[op] % fields,
+        }
+        path = workdir / f"{self.name.replace(' ', '-')}.{op}.lua"
+        path.write_text(text)
+        return path
 
 
 def paced_script(script: Path, rate: float, threads: int) -> Path:
@@ -315,30 +385,107 @@ def profile_start(pid: int, args: argparse.Namespace, out: Path) -> subprocess.P
 
 
 def measure(
-    name: str, app: str, script: Path, args: argparse.Namespace, log: Path, chdir: Path
-) -> tuple[Result, Result | None]:
-    """Closed-loop run at fixed connections, then (``--rate``) the paced run on the same server."""
-    proc, port = serve(app, args, log, chdir=chdir)
+    server: Server, ops: list[str], args: argparse.Namespace, log: Path
+) -> dict[str, tuple[Result, Result | None]]:
+    """Per operation, a warm-up, the closed-loop run at fixed connections and, for purchases
+    (``--rate``), the paced run, all on one server process."""
+    proc, port = serve(server.app, args, log, chdir=server.chdir)
+    results: dict[str, tuple[Result, Result | None]] = {}
     try:
-        wrk(name, port, script, args, args.warmup)  # warm-up, not measured
-        spy = (
-            profile_start(proc.pid, args, log.parent / f"{name}.pyspy.txt")
-            if args.profile
-            else None
-        )
-        before = _cpu_by_pid()
-        closed = wrk(name, port, script, args, args.seconds)
-        closed.cpu.update(cpu_used(before, proc.pid))
-        if spy is not None:
-            spy.wait(timeout=60)
-        paced = None
-        if args.rate:
-            paced_lua = paced_script(script, args.rate, wrk_threads(args))
-            paced = wrk(name, port, paced_lua, args, args.seconds)
-        return closed, paced
+        for op in ops:
+            wrk(
+                server.name,
+                port,
+                server.script(op, args.warmup, args, log.parent),
+                args,
+                args.warmup,
+            )
+            script = server.script(op, args.seconds, args, log.parent)
+            spy = None
+            if args.profile:
+                out = log.parent / f"{server.name.replace(' ', '-')}.{op}.pyspy.txt"
+                spy = profile_start(proc.pid, args, out)
+            before = _cpu_by_pid()
+            closed = wrk(server.name, port, script, args, args.seconds)
+            closed.cpu.update(cpu_used(before, proc.pid))
+            if spy is not None:
+                spy.wait(timeout=60)
+            paced = None
+            if args.rate and op == "purchases":
+                paced_lua = paced_script(script, args.rate, wrk_threads(args))
+                paced = wrk(server.name, port, paced_lua, args, args.seconds)
+            results[op] = (closed, paced)
+        return results
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def platform_server(
+    name: str, args: argparse.Namespace, *, webhook: bool, telegram: bool
+) -> Server:
+    """A fresh merchant with ``--customers`` customers (linked to Telegram if ``telegram``)
+    and, if ``webhook``, one webhook endpoint (never called: no relay runs)."""
+    from loyalty.models import Customer, CustomerCode
+    from loyalty.services.customers import _code_hash
+    from outbox.services import webhook_endpoint_create
+
+    target = make_target(name, customers=args.customers, with_outbox=telegram)
+    merchant = Customer.objects.get(id=target.customer_ids[0]).merchant
+    if webhook and not telegram:
+        webhook_endpoint_create(merchant=merchant, url="http://127.0.0.1:9/hook")
+    elif telegram and not webhook:
+        raise ValueError("make_target links customers together with an endpoint")
+    connections.close_all()
+
+    def seed_codes(codes: range) -> None:
+        until = timezone.now() + timedelta(hours=1)
+        ids = target.customer_ids
+        CustomerCode.objects.bulk_create(
+            (
+                CustomerCode(
+                    merchant_id=merchant.id,
+                    customer_id=ids[n % len(ids)],
+                    code_hash=_code_hash(merchant.id, f"{n:09d}"),
+                    expires_at=until,
+                )
+                for n in codes
+            ),
+            batch_size=5000,
+        )
+        connections.close_all()
+
+    return Server(
+        name=name,
+        app="config.wsgi:application",
+        chdir=ROOT,
+        key=target.api_key,
+        customers=target.customer_ids,
+        outlet=target.outlet_id,
+        seed_codes=seed_codes,
+    )
+
+
+def bare_server(args: argparse.Namespace) -> Server:
+    from bare_commit_app import create_schema, seed_codes
+
+    url = os.environ["DATABASE_URL"]
+    with psycopg.connect(url) as conn:
+        key, ids = create_schema(conn, args.customers)
+
+    def seed(codes: range) -> None:
+        with psycopg.connect(url) as conn:
+            seed_codes(conn, ids, codes)
+
+    return Server(
+        name="bare",
+        app="bare_commit_app:app",
+        chdir=BENCH,
+        key=key,
+        customers=ids,
+        outlet=None,
+        seed_codes=seed,
+    )
 
 
 def main() -> None:
@@ -357,6 +504,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the servers during the measured run"
     )
+    parser.add_argument(
+        "--ops",
+        type=lambda text: [op.strip() for op in text.split(",") if op.strip()],
+        default=[*OPERATIONS, "outbox"],
+        help=f"comma-separated, from {','.join((*OPERATIONS, 'outbox'))} (default all)",
+    )
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -365,46 +518,73 @@ def main() -> None:
         raise SystemExit(
             "bench_commit needs DATABASE_URL (PostgreSQL) and REDIS_URL; run `make bench`"
         )
+    unknown = set(args.ops) - {*OPERATIONS, "outbox"}
+    if unknown:
+        raise SystemExit(
+            f"unknown --ops {', '.join(sorted(unknown))}; choose from "
+            f"{', '.join((*OPERATIONS, 'outbox'))}"
+        )
     call_command("migrate", "--noinput", verbosity=0)
-    from outbox.services import webhook_endpoint_create
-
-    # One webhook endpoint, no Telegram links: one delivery per commit, as in the bare app.
-    target = make_target("commit", customers=args.customers, with_outbox=False)
-    from loyalty.models import Customer
-
-    merchant = Customer.objects.get(id=target.customer_ids[0]).merchant
-    webhook_endpoint_create(merchant=merchant, url="http://127.0.0.1:9/hook")
-    connections.close_all()
-
-    from bare_commit_app import create_schema
-
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
-        bare_key, bare_ids = create_schema(conn, args.customers)
-
+    ops = [op for op in OPERATIONS if op in args.ops]
     workdir = Path(tempfile.mkdtemp(prefix="bench-commit-"))
-    bare_lua, platform_lua = workdir / "bare.lua", workdir / "platform.lua"
-    bare_lua.write_text(lua_script(bare_key, bare_ids, None))
-    platform_lua.write_text(lua_script(target.api_key, target.customer_ids, target.outlet_id))
     log = workdir / "gunicorn.log"
     print(
-        f"bench_commit: POST {PATH}, gunicorn -w {args.workers} --threads {args.threads}, "
-        f"wrk {args.connections} connections, {args.seconds:.0f} s each, "
-        f"{args.customers} customers round-robin"
+        f"bench_commit: {', '.join(args.ops)}; gunicorn -w {args.workers} --threads "
+        f"{args.threads}, wrk {args.connections} connections, {args.seconds:.0f} s each after "
+        f"{args.warmup:.0f} s of warm-up, {args.customers} customers round-robin"
     )
-    bare, bare_paced = measure("bare", "bare_commit_app:app", bare_lua, args, log, BENCH)
-    platform, platform_paced = measure(
-        "platform", "config.wsgi:application", platform_lua, args, log, ROOT
-    )
+    failed = 0
+    if ops:
+        # One webhook endpoint, no Telegram links: one delivery per commit, as in the bare app.
+        platform = platform_server("platform", args, webhook=True, telegram=False)
+        bare = measure(bare_server(args), ops, args, log)
+        ours = measure(platform, ops, args, log)
+        for op in ops:
+            failed += report(op, bare[op], ours[op], args)
+    if "outbox" in args.ops:
+        # The cost of the deliveries on the commit: no endpoint and no Telegram link (the event
+        # row alone, part of the commit contract) against a webhook endpoint and linked
+        # customers (two deliveries per commit).
+        off = platform_server("outbox off", args, webhook=False, telegram=False)
+        on = platform_server("outbox on", args, webhook=True, telegram=True)
+        (off_run, _), (on_run, _) = (
+            measure(server, ["purchases"], args, log)["purchases"] for server in (off, on)
+        )
+        print(f"outbox overhead, POST purchases (goal <= {GOAL_OUTBOX_OVERHEAD:.0%}):")
+        print("  " + off_run.describe())
+        print("  " + on_run.describe())
+        overhead = 1 - on_run.rps / off_run.rps
+        print(f"  overhead {overhead:.1%}: {verdict(overhead <= GOAL_OUTBOX_OVERHEAD)}")
+        failed += off_run.failed + on_run.failed
+    print(f"  loadavg: {Path('/proc/loadavg').read_text().strip()}; logs {workdir}")
+    if failed:
+        raise SystemExit(f"non-2xx or socket errors during the run; see {log}")
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def report(
+    op: str,
+    bare_runs: tuple[Result, Result | None],
+    platform_runs: tuple[Result, Result | None],
+    args: argparse.Namespace,
+) -> int:
+    """Print one operation's figures against its goals; the number of failed requests."""
+    (bare, bare_paced), (platform, platform_paced) = bare_runs, platform_runs
+    print(f"{LABELS[op]}:")
     print("  " + bare.describe())
     print("  " + platform.describe())
+    ratio = platform.rps / bare.rps
     print(
-        f"  platform/bare: throughput {platform.rps / bare.rps:.2f}x, "
-        f"p50 {platform.p50 / bare.p50:.2f}x, p95 {platform.p95 / bare.p95:.2f}x, "
-        f"p99 {platform.p99 / bare.p99:.2f}x"
+        f"  platform/bare: throughput {ratio:.2f}x (goal >= {GOAL_RATIO}x: "
+        f"{verdict(ratio >= GOAL_RATIO)}), p50 {platform.p50 / bare.p50:.2f}x, "
+        f"p95 {platform.p95 / bare.p95:.2f}x, p99 {platform.p99 / bare.p99:.2f}x"
     )
-    bare_cpu, platform_cpu = bare.cpu_per_commit(), platform.cpu_per_commit()
+    bare_cpu, platform_cpu = bare.cpu_per_request(), platform.cpu_per_request()
     print(
-        "  CPU per commit (closed loop): "
+        "  CPU per request (closed loop): "
         + ", ".join(
             f"{group} {platform_cpu[group]:.2f} ms vs bare {bare_cpu[group]:.2f} ms "
             f"({platform_cpu[group] / bare_cpu[group]:.2f}x)"
@@ -417,10 +597,13 @@ def main() -> None:
         print(f"  paced at {args.rate:.0f} requests/s offered ({args.connections} connections):")
         print("  " + bare_paced.describe())
         print("  " + platform_paced.describe())
+        met = platform_paced.p95 <= GOAL_PACED_P95_MS and platform_paced.rps >= 0.97 * args.rate
+        print(
+            f"  platform p95 {platform_paced.p95:.1f} ms at {platform_paced.rps:.1f}/s "
+            f"(goal <= {GOAL_PACED_P95_MS:.0f} ms at {args.rate:.0f}/s): {verdict(met)}"
+        )
         failed += bare_paced.failed + platform_paced.failed
-    print(f"  loadavg: {Path('/proc/loadavg').read_text().strip()}; logs {workdir}")
-    if failed:
-        raise SystemExit(f"non-2xx or socket errors during the run; see {log}")
+    return failed
 
 
 if __name__ == "__main__":
