@@ -102,6 +102,7 @@ def _hash(secret: str) -> str:
 def create_schema(conn: psycopg.Connection[Any], customers: int) -> tuple[str, list[str]]:
     """Create the tables, one key and ``customers`` customers; the plaintext key and the ids."""
     conn.execute(SCHEMA)
+    conn.execute("TRUNCATE bare_code")  # codes are numbered from the same start every run
     conn.execute("INSERT INTO bare_program VALUES (1, 500, 3000, 100) ON CONFLICT DO NOTHING")
     prefix, secret = uuid.uuid4().hex[:12], uuid.uuid4().hex
     conn.execute("INSERT INTO bare_key VALUES (%s, %s)", (prefix, _hash(secret)))

@@ -25,7 +25,7 @@ from loyalty.models import (
     Refund,
     TelegramStatus,
 )
-from loyalty.selectors import program_for, tier_for
+from loyalty.selectors import program_terms, tier_for
 
 # --- the vocabulary of a declaration ---------------------------------------------------------
 
@@ -79,9 +79,17 @@ class CustomerPayload(TypedDict):
 def customer_payload(
     customer: Customer, *, program: LoyaltyProgram | None = None
 ) -> CustomerPayload:
-    """The customer as the API and the ``customer.*`` events show it."""
-    program = program or program_for(customer.merchant)
-    tier = tier_for(program=program, lifetime_spend_minor=customer.lifetime_spend_minor)
+    """The customer as the API and the ``customer.*`` events show it.
+
+    The reached tier is read with the program in one statement, unless the caller has the
+    ``program`` (a page of customers).
+    """
+    if program is None:
+        tier = program_terms(
+            merchant=customer.merchant, lifetime_spend_minor=customer.lifetime_spend_minor
+        ).tier
+    else:
+        tier = tier_for(program=program, lifetime_spend_minor=customer.lifetime_spend_minor)
     return CustomerPayload(
         id=str(customer.id),
         phone=customer.phone,

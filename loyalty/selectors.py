@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from core.errors import NotFound
+from core.fast_sql import model_columns, model_from_values, model_row
 from loyalty.models import Customer, LedgerEntry, LoyaltyProgram, Merchant, Purchase, Tier
 
 
@@ -21,10 +23,13 @@ def _uuid_or_none(value: Any) -> uuid.UUID | None:
 
 
 def customer_get(*, merchant: Merchant, customer_id: Any) -> Customer:
+    """The merchant's customer (one statement, no query building: a hot read of the API);
+    ``customer.merchant`` is ``merchant`` without a query."""
     cid = _uuid_or_none(customer_id)
-    customer = Customer.objects.filter(merchant=merchant, id=cid).first() if cid else None
+    customer = model_row(Customer, merchant_id=merchant.id, id=cid) if cid else None
     if customer is None:
         raise NotFound(f"No customer {customer_id} for this merchant.")
+    customer.merchant = merchant
     return customer
 
 
@@ -77,33 +82,34 @@ def program_terms(*, merchant: Merchant, lifetime_spend_minor: int) -> ProgramTe
         return ProgramTerms(
             program, tier_for(program=program, lifetime_spend_minor=lifetime_spend_minor)
         )
-    program_table = LoyaltyProgram._meta.db_table
-    tier_table = Tier._meta.db_table
-    # Only the models' own table names are formatted in; every value is a parameter.
-    sql = (
-        f"SELECT p.*, t.id AS tier_pk, t.name AS tier_name, t.earn_bps AS tier_earn_bps, "  # noqa: S608
-        f"t.min_lifetime_spend_minor AS tier_min FROM {program_table} p "
-        f"LEFT JOIN LATERAL (SELECT id, name, earn_bps, min_lifetime_spend_minor "
-        f"FROM {tier_table} WHERE program_id = p.id AND min_lifetime_spend_minor <= %s "
-        f"ORDER BY min_lifetime_spend_minor DESC LIMIT 1) t ON true WHERE p.merchant_id = %s"
-    )
-    rows = list(LoyaltyProgram.objects.raw(sql, [lifetime_spend_minor, merchant.id]))
-    if not rows:
+    with connection.cursor() as cursor:
+        cursor.execute(_program_terms_sql(), [lifetime_spend_minor, merchant.id])
+        row = cursor.fetchone()
+    if row is None:
         created = program_for(merchant)
         return ProgramTerms(
             created, tier_for(program=created, lifetime_spend_minor=lifetime_spend_minor)
         )
-    row: Any = rows[0]  # the program, with the tier_* columns of the join
-    tier = None
-    if row.tier_pk is not None:
-        tier = Tier(
-            id=row.tier_pk,
-            program=row,
-            name=row.tier_name,
-            earn_bps=row.tier_earn_bps,
-            min_lifetime_spend_minor=row.tier_min,
-        )
-    return ProgramTerms(row, tier)
+    size = len(LoyaltyProgram._meta.concrete_fields)
+    program = model_from_values(LoyaltyProgram, row[:size])
+    if row[size] is None:
+        return ProgramTerms(program, None)
+    tier = model_from_values(Tier, row[size:])
+    tier.program = program
+    return ProgramTerms(program, tier)
+
+
+@cache
+def _program_terms_sql() -> str:
+    quote = connection.ops.quote_name
+    programs, tiers = (quote(m._meta.db_table) for m in (LoyaltyProgram, Tier))
+    # Only the models' own table and column names are formatted in; every value is a parameter.
+    return (
+        f"SELECT {model_columns(LoyaltyProgram, 'p')}, {model_columns(Tier, 't')} "  # noqa: S608
+        f"FROM {programs} p LEFT JOIN LATERAL (SELECT * FROM {tiers} WHERE program_id = p.id "
+        f"AND min_lifetime_spend_minor <= %s ORDER BY min_lifetime_spend_minor DESC LIMIT 1) t "
+        f"ON true WHERE p.merchant_id = %s"
+    )
 
 
 def tier_for(*, program: LoyaltyProgram, lifetime_spend_minor: int) -> Tier | None:

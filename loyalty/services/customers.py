@@ -7,9 +7,10 @@ import hmac
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.errors import Conflict
@@ -19,6 +20,7 @@ from loyalty.events import EventType
 from loyalty.models import Customer, CustomerCode, Merchant, TelegramStatus
 from loyalty.payloads import customer_payload
 from loyalty.phones import phone_normalize
+from loyalty.selectors import customer_get
 from outbox.services import outbox_event_record
 
 #: How long a one-time customer code stays valid.
@@ -161,12 +163,28 @@ def customer_code_consume(
     now = now or timezone.now()
     code = str(code).strip().replace(" ", "").replace("-", "")
     digest = _code_hash(merchant.id, code)
-    claimed = CustomerCode.objects.filter(
-        merchant=merchant, code_hash=digest, used_at=None, expires_at__gt=now
-    ).update(used_at=now)
-    if not claimed:
+    with connection.cursor() as cursor:
+        at = connection.ops.adapt_datetimefield_value(now)
+        merchant_id = CustomerCode._meta.get_field("merchant").get_db_prep_value(
+            merchant.id, connection
+        )
+        cursor.execute(_code_consume_sql(), [at, merchant_id, digest, at])
+        claimed = cursor.fetchone()
+    if claimed is None:
         raise CodeInvalid(
             "The code is unknown, already used or expired. Ask the customer to open a new code "
             "in the bot (/code)."
         )
-    return CustomerCode.objects.select_related("customer").get(code_hash=digest).customer
+    return customer_get(merchant=merchant, customer_id=claimed[0])
+
+
+@cache
+def _code_consume_sql() -> str:
+    """The conditional UPDATE of :func:`customer_code_consume`, answering the customer's id."""
+    quote = connection.ops.quote_name
+    # Only the model's own table name is formatted in; every value is a parameter.
+    return (
+        f"UPDATE {quote(CustomerCode._meta.db_table)} SET used_at = %s "  # noqa: S608
+        "WHERE merchant_id = %s AND code_hash = %s AND used_at IS NULL AND expires_at > %s "
+        "RETURNING customer_id"
+    )

@@ -1,4 +1,5 @@
-"""The commit's statement budget (issue 16): what a steady-state POST purchases sends.
+"""The hot calls' statement budgets (issue 16): what a steady-state POST purchases, POST
+calculate, GET customers/{id} and POST code send.
 
 Counts, not times: a regression that adds a round trip to the hot path (an exists() before an
 insert, a lookup that the caches answer) fails here, whatever the machine's speed.
@@ -14,10 +15,12 @@ from django.db.models.signals import post_save, pre_save
 from django.test.utils import CaptureQueriesContext
 
 from integrations.models import IdempotencyRecord
-from loyalty.models import Customer, LedgerEntry, PointsLot, Purchase
+from loyalty.models import Customer, LedgerEntry, PointsLot, Purchase, Tier
+from loyalty.selectors import program_for
+from loyalty.services.customers import customer_code_issue
 from outbox.models import Delivery, OutboxEvent
 from outbox.services import webhook_endpoint_create
-from tests.integrations.api_client import post, purchase_body
+from tests.integrations.api_client import get, post, purchase_body
 
 #: Statements of a steady-state commit with one webhook endpoint and the key cached, counted
 #: inside the test's transaction, where the claim and the durable atomic each add a SAVEPOINT
@@ -57,3 +60,44 @@ def test_a_steady_state_commit_stays_within_its_statement_budget(api, setup, cus
     assert response.status_code == 201
     sent = [q["sql"].split()[0].upper() + " " + q["sql"][:70] for q in queries.captured_queries]
     assert len(sent) <= COMMIT_STATEMENTS, "\n".join(sent)
+
+
+def _sent(queries: CaptureQueriesContext) -> list[str]:
+    """The statements apart from the test transaction's SAVEPOINTs (a durable atomic's BEGIN
+    and COMMIT in production)."""
+    return [
+        q["sql"][:90]
+        for q in queries.captured_queries
+        if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+@pytest.mark.django_db
+def test_the_reads_send_what_the_bare_app_sends(api, setup, customer):
+    """GET customers/{id} and POST calculate: the customer row, then the program with its
+    reached tier in one statement (was: the customer, the merchant, the program and the tier
+    apart, each through the ORM's query building); POST code: the conditional UPDATE that
+    consumes the code and answers the customer's id, then the same two."""
+    Tier.objects.create(
+        program=program_for(setup.merchant), name="Gold", earn_bps=900, min_lifetime_spend_minor=0
+    )
+    assert get(api, f"customers/{customer.id}").status_code == 200  # the key is cached now
+    with CaptureQueriesContext(connection) as queries:
+        response = get(api, f"customers/{customer.id}")
+    assert response.status_code == 200 and response.json()["tier"] == "Gold"
+    assert len(_sent(queries)) == 2, "\n".join(_sent(queries))
+
+    body = {"customer_id": str(customer.id), "amount_minor": 10_000}
+    with CaptureQueriesContext(connection) as queries:
+        response = post(api, "calculate", body)
+    assert response.status_code == 200 and response.json()["earn_bps"] == 900
+    assert len(_sent(queries)) == 2, "\n".join(_sent(queries))
+
+    code = customer_code_issue(customer=customer)
+    with CaptureQueriesContext(connection) as queries:
+        response = post(api, "code", {"code": code})
+    assert response.status_code == 200, response.content
+    assert response.json()["customer"]["id"] == str(customer.id)
+    assert response.json()["customer"]["tier"] == "Gold"
+    assert len(_sent(queries)) == 3, "\n".join(_sent(queries))
+    assert post(api, "code", {"code": code}).status_code == 404  # consumed
