@@ -336,6 +336,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON only, with depth and text checks (core/parsers.py, docs/security.md).
     "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
+    # DRF's negotiation with a fast path for no Accept, */* and application/json.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.negotiation.FastContentNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

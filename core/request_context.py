@@ -100,8 +100,11 @@ class RequestContextMiddleware:
             status = response.status_code
             # Probes hit the operations endpoints every few seconds: only their failures are news.
             quiet = status < 400 and request.path_info in OPERATIONS_PATHS
+            level = logging.DEBUG if quiet else logging.INFO
+            if not access_logger.isEnabledFor(level):
+                return response
             access_logger.log(
-                logging.DEBUG if quiet else logging.INFO,
+                level,
                 "%s %s %s",
                 request.method,
                 route_of(request),

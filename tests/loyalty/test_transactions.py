@@ -72,8 +72,11 @@ def test_top_level_writes_refuse_to_run_inside_another_transaction(setup):
             refund_create(merchant=setup.merchant, purchase_id=purchase.id)
         with pytest.raises(RuntimeError, match="durable"):
             customer_code_redeem(merchant=setup.merchant, code=code)
-        with pytest.raises(RuntimeError, match="durable"):
-            purchase_calculate(merchant=setup.merchant, customer_id=customer.id, amount_minor=1)
+        with pytest.raises(RuntimeError, match="durable"):  # it consumes the code
+            purchase_calculate(merchant=setup.merchant, code=code, amount_minor=1)
+        # By id a quote writes nothing, so it opens no transaction and runs anywhere.
+        quote = purchase_calculate(merchant=setup.merchant, customer_id=customer.id, amount_minor=1)
+        assert quote.customer == customer
     assert Purchase.objects.count() == 1
 
 
