@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
 ModelT = TypeVar("ModelT", bound=Model)
@@ -38,6 +39,14 @@ ModelT = TypeVar("ModelT", bound=Model)
 #: ``tests/test_fast_sql.py`` checks that a batch's conversion is served from that cache.
 QUERY_CACHE_PARAMS = 400
 QUERY_CACHE_LENGTH = 16384
+
+
+def _wrapper() -> BaseDatabaseWrapper:
+    """The thread's default connection itself. ``django.db.connection`` is a proxy that looks
+    the wrapper up (an ``asgiref`` local) on every attribute: the fields' value preparation
+    asks it several times per value, a commit prepares ~80 values, and those lookups were
+    ~7 % of its CPU (issue 16). Resolved once per call here, then passed on."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def _psycopg_query_cache_widen() -> None:
@@ -84,6 +93,7 @@ def model_insert_many(instances: list[ModelT]) -> list[ModelT]:
     PostgreSQL returns the ``RETURNING`` rows of a multi-row ``VALUES`` in their order, as
     ``bulk_create`` also relies on, so each instance gets its own primary key.
     """
+    db = _wrapper()
     if not instances:
         return instances
     sql, fields, returned = _insert_plan(type(instances[0]))
@@ -94,19 +104,17 @@ def model_insert_many(instances: list[ModelT]) -> list[ModelT]:
         sql[sql.index(")", row) + 1 :],
     )
     params = [
-        f.get_db_prep_save(f.pre_save(instance, True), connection)
-        for instance in instances
-        for f in fields
+        f.get_db_prep_save(f.pre_save(instance, True), db) for instance in instances for f in fields
     ]
     statement = head + ", ".join([values] * len(instances)) + tail
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(statement, params)
         if returned is not None:
             for instance, (pk, *_) in zip(instances, cursor.fetchall(), strict=True):
                 setattr(instance, returned.attname, pk)
     for instance in instances:
         instance._state.adding = False
-        instance._state.db = connection.alias
+        instance._state.db = db.alias
     return instances
 
 
@@ -136,12 +144,11 @@ def model_rows(model: type[ModelT], *, lock: bool = False, **equals: Any) -> lis
     and goes through the converters the ORM would apply (JSON, and on SQLite UUIDs and dates),
     then ``Model.from_db``, so the instances are what the ORM would have returned. No order.
     """
+    db = _wrapper()
     names = tuple(sorted(equals))
     sql, fields = _row_plan(model, names, lock)
-    params = [
-        f.get_db_prep_value(equals[n], connection) for f, n in zip(fields, names, strict=True)
-    ]
-    with connection.cursor() as cursor:
+    params = [f.get_db_prep_value(equals[n], db) for f, n in zip(fields, names, strict=True)]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return [model_from_values(model, raw) for raw in cursor.fetchall()]
 
@@ -156,12 +163,13 @@ def model_columns(model: type[Model], alias: str) -> str:
 def model_from_values(model: type[ModelT], raw: Any) -> ModelT:
     """The instance the ORM would build from ``raw``, the values of :func:`model_columns` in
     order: the ORM's converters (JSON; on SQLite UUIDs and dates), then ``Model.from_db``."""
-    attnames, converters = _reading(connection.vendor, model)
+    db = _wrapper()
+    attnames, converters = _reading(db.vendor, model)
     values = list(raw)
     for i, column, functions in converters:
         for function in functions:
-            values[i] = function(values[i], column, connection)
-    return model.from_db(connection.alias, attnames, values)
+            values[i] = function(values[i], column, db)
+    return model.from_db(db.alias, attnames, values)
 
 
 @cache
@@ -213,11 +221,12 @@ def _update_plan(
 
 def model_update(instance: Model, fields: tuple[str, ...]) -> None:
     """``save(update_fields=fields)`` for an existing row (``auto_now`` fields refreshed)."""
+    db = _wrapper()
     sql, prepared = _update_plan(type(instance), fields)
-    params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in prepared]
+    params = [f.get_db_prep_save(f.pre_save(instance, False), db) for f in prepared]
     assert instance._meta.pk is not None
-    params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
-    with connection.cursor() as cursor:
+    params.append(instance._meta.pk.get_db_prep_value(instance.pk, db))
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -276,6 +285,7 @@ class WriteBatch:
         self._notify_if: list[BatchRows] | None = None
 
     def insert(self, instance: ModelT) -> ModelT:
+        db = _wrapper()
         sql, fields, returned = _insert_plan(type(instance))
         params: list[Any] = []
         links: list[tuple[int, Field[Any, Any], int]] = []
@@ -285,15 +295,16 @@ class WriteBatch:
                 links.append((len(params), f, target))
                 params.append(None)  # replaced by a reference to the target's CTE
             else:
-                params.append(f.get_db_prep_save(f.pre_save(instance, True), connection))
+                params.append(f.get_db_prep_save(f.pre_save(instance, True), db))
         self._writes.append(_Write(sql, params, instance, returned, links))
         return instance
 
     def update(self, instance: ModelT, fields: tuple[str, ...]) -> ModelT:
+        db = _wrapper()
         sql, prepared = _update_plan(type(instance), fields)
-        params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in prepared]
+        params = [f.get_db_prep_save(f.pre_save(instance, False), db) for f in prepared]
         assert instance._meta.pk is not None
-        params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
+        params.append(instance._meta.pk.get_db_prep_value(instance.pk, db))
         self._writes.append(_Write(sql, params, instance))
         return instance
 
@@ -357,7 +368,8 @@ class WriteBatch:
         as in :meth:`statement`. The rows' keys are not set on anything: the template stays
         unsaved. Returns the inserted rows' keys as :class:`BatchRows`.
         """
-        if connection.vendor != "postgresql":
+        db = _wrapper()
+        if db.vendor != "postgresql":
             raise ValueError("WriteBatch.insert_select needs PostgreSQL")
         sql, fields, returned = _insert_plan(type(template))
         head = sql[: sql.index(" VALUES (")]
@@ -377,8 +389,8 @@ class WriteBatch:
                 expressions.append(self._key_of(target))
                 continue
             expressions.append("%s")
-            values.append(f.get_db_prep_save(f.pre_save(template, True), connection))
-        key = connection.ops.quote_name(returned.column) if returned is not None else "1"
+            values.append(f.get_db_prep_save(f.pre_save(template, True), db))
+        key = db.ops.quote_name(returned.column) if returned is not None else "1"
         # The caller's SQL and the model's names are formatted in; every value is a parameter.
         statement = (
             f"{head} SELECT {', '.join(expressions)} "  # noqa: S608
@@ -481,13 +493,14 @@ class WriteBatch:
 
     @staticmethod
     def _send_alone(write: _Write, writes: list[_Write]) -> None:
+        db = _wrapper()
         assert write.instance is not None  # statement() and insert_select() need PostgreSQL
         values = list(write.params)
         for position, f, target in write.links:
             key = cast("Model", writes[target].instance).pk  # inserted before, in batch order
-            values[position] = f.get_db_prep_save(key, connection)
+            values[position] = f.get_db_prep_save(key, db)
             setattr(write.instance, f.attname, key)
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(write.sql, values)
             if write.returned is not None:
                 (key, *_) = cursor.fetchone()
