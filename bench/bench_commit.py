@@ -1,7 +1,8 @@
 """The register's calls against a bare baseline (issue 16), both driven by wrk.
 
-Two servers, each under gunicorn ``-w 2 --threads 4`` (flags), measured one after the other
-with the same operations (``--ops``):
+Two servers, each under gunicorn ``-w 2 --threads 4`` (flags), both up at once and driven in
+turn with the same operations (``--ops``), the runs of one operation adjacent, ``--rounds``
+(2) times with the order flipped each round; the verdict is on the median ratio:
 
 * bare: bench/bare_commit_app.py, a plain WSGI app (psycopg + redis-py) doing the same work:
   key lookup by prefix + compare_digest and a Redis rate-limit INCR round trip, then for
@@ -26,7 +27,8 @@ endpoint, no Telegram link) and with a webhook endpoint and linked customers (go
 Needs DATABASE_URL (PostgreSQL), REDIS_URL and wrk; `make bench` provides them.
 
 Usage: python bench/bench_commit.py [--seconds 15] [--warmup 5] [--connections 16]
-       [--workers 2] [--threads 4] [--rate 100] [--ops purchases,calculate,customer,code,outbox]
+       [--workers 2] [--threads 4] [--rate 100] [--rounds 2]
+       [--ops purchases,calculate,customer,code,outbox]
        [--profile]
 """
 
@@ -38,6 +40,7 @@ import math
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -385,40 +388,60 @@ def profile_start(pid: int, args: argparse.Namespace, out: Path) -> subprocess.P
 
 
 def measure(
-    server: Server, ops: list[str], args: argparse.Namespace, log: Path
-) -> dict[str, tuple[Result, Result | None]]:
-    """Per operation, a warm-up, the closed-loop run at fixed connections and, for purchases
-    (``--rate``), the paced run, all on one server process."""
-    proc, port = serve(server.app, args, log, chdir=server.chdir)
-    results: dict[str, tuple[Result, Result | None]] = {}
+    servers: list[Server], ops: list[str], args: argparse.Namespace, log: Path
+) -> dict[str, dict[str, list[tuple[Result, Result | None]]]]:
+    """Every server up at once; then per round and operation each server in turn (the order
+    flips every round): a warm-up, the closed-loop run at fixed connections and, for purchases
+    in the first round (``--rate``), the paced run. Runs of one operation are adjacent, so a
+    neighbour's load on the shared machine hits both sides alike more often than not."""
+    running: list[tuple[Server, subprocess.Popen[bytes], int]] = []
+    results: dict[str, dict[str, list[tuple[Result, Result | None]]]] = {
+        server.name: {op: [] for op in ops} for server in servers
+    }
     try:
-        for op in ops:
-            wrk(
-                server.name,
-                port,
-                server.script(op, args.warmup, args, log.parent),
-                args,
-                args.warmup,
-            )
-            script = server.script(op, args.seconds, args, log.parent)
-            spy = None
-            if args.profile:
-                out = log.parent / f"{server.name.replace(' ', '-')}.{op}.pyspy.txt"
-                spy = profile_start(proc.pid, args, out)
-            before = _cpu_by_pid()
-            closed = wrk(server.name, port, script, args, args.seconds)
-            closed.cpu.update(cpu_used(before, proc.pid))
-            if spy is not None:
-                spy.wait(timeout=60)
-            paced = None
-            if args.rate and op == "purchases":
-                paced_lua = paced_script(script, args.rate, wrk_threads(args))
-                paced = wrk(server.name, port, paced_lua, args, args.seconds)
-            results[op] = (closed, paced)
+        for server in servers:
+            proc, port = serve(server.app, args, log, chdir=server.chdir)
+            running.append((server, proc, port))
+        for round_ in range(args.rounds):
+            for op in ops:
+                order = running if round_ % 2 == 0 else running[::-1]
+                for server, proc, port in order:
+                    results[server.name][op].append(
+                        run_op(server, proc, port, op, args, log, paced=round_ == 0)
+                    )
         return results
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        for _server, proc, _port in running:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+def run_op(
+    server: Server,
+    proc: subprocess.Popen[bytes],
+    port: int,
+    op: str,
+    args: argparse.Namespace,
+    log: Path,
+    *,
+    paced: bool,
+) -> tuple[Result, Result | None]:
+    wrk(server.name, port, server.script(op, args.warmup, args, log.parent), args, args.warmup)
+    script = server.script(op, args.seconds, args, log.parent)
+    spy = None
+    if args.profile:
+        out = log.parent / f"{server.name.replace(' ', '-')}.{op}.pyspy.txt"
+        spy = profile_start(proc.pid, args, out)
+    before = _cpu_by_pid()
+    closed = wrk(server.name, port, script, args, args.seconds)
+    closed.cpu.update(cpu_used(before, proc.pid))
+    if spy is not None:
+        spy.wait(timeout=60)
+    paced_run = None
+    if paced and args.rate and op == "purchases":
+        paced_lua = paced_script(script, args.rate, wrk_threads(args))
+        paced_run = wrk(server.name, port, paced_lua, args, args.seconds)
+    return closed, paced_run
 
 
 def platform_server(
@@ -505,6 +528,12 @@ def main() -> None:
         "--profile", action="store_true", help="py-spy the servers during the measured run"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="closed-loop runs per operation and server, alternating (default 2; median ratio)",
+    )
+    parser.add_argument(
         "--ops",
         type=lambda text: [op.strip() for op in text.split(",") if op.strip()],
         default=[*OPERATIONS, "outbox"],
@@ -518,6 +547,8 @@ def main() -> None:
         raise SystemExit(
             "bench_commit needs DATABASE_URL (PostgreSQL) and REDIS_URL; run `make bench`"
         )
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
     unknown = set(args.ops) - {*OPERATIONS, "outbox"}
     if unknown:
         raise SystemExit(
@@ -536,26 +567,32 @@ def main() -> None:
     failed = 0
     if ops:
         # One webhook endpoint, no Telegram links: one delivery per commit, as in the bare app.
-        platform = platform_server("platform", args, webhook=True, telegram=False)
-        bare = measure(bare_server(args), ops, args, log)
-        ours = measure(platform, ops, args, log)
+        bare, platform = (
+            bare_server(args),
+            platform_server("platform", args, webhook=True, telegram=False),
+        )
+        runs = measure([bare, platform], ops, args, log)
         for op in ops:
-            failed += report(op, bare[op], ours[op], args)
+            failed += report(op, runs["bare"][op], runs["platform"][op], args)
     if "outbox" in args.ops:
         # The cost of the deliveries on the commit: no endpoint and no Telegram link (the event
         # row alone, part of the commit contract) against a webhook endpoint and linked
         # customers (two deliveries per commit).
         off = platform_server("outbox off", args, webhook=False, telegram=False)
         on = platform_server("outbox on", args, webhook=True, telegram=True)
-        (off_run, _), (on_run, _) = (
-            measure(server, ["purchases"], args, log)["purchases"] for server in (off, on)
-        )
+        runs = measure([off, on], ["purchases"], args, log)
         print(f"outbox overhead, POST purchases (goal <= {GOAL_OUTBOX_OVERHEAD:.0%}):")
-        print("  " + off_run.describe())
-        print("  " + on_run.describe())
-        overhead = 1 - on_run.rps / off_run.rps
-        print(f"  overhead {overhead:.1%}: {verdict(overhead <= GOAL_OUTBOX_OVERHEAD)}")
-        failed += off_run.failed + on_run.failed
+        overheads = []
+        for (off_run, _), (on_run, _) in zip(
+            runs["outbox off"]["purchases"], runs["outbox on"]["purchases"], strict=True
+        ):
+            print("  " + off_run.describe())
+            print("  " + on_run.describe())
+            overheads.append(1 - on_run.rps / off_run.rps)
+            failed += off_run.failed + on_run.failed
+        overhead = statistics.median(overheads)
+        rounds = f" (median of {len(overheads)} rounds)" if len(overheads) > 1 else ""
+        print(f"  overhead {overhead:.1%}{rounds}: {verdict(overhead <= GOAL_OUTBOX_OVERHEAD)}")
     print(f"  loadavg: {Path('/proc/loadavg').read_text().strip()}; logs {workdir}")
     if failed:
         raise SystemExit(f"non-2xx or socket errors during the run; see {log}")
@@ -567,32 +604,36 @@ def verdict(met: bool) -> str:
 
 def report(
     op: str,
-    bare_runs: tuple[Result, Result | None],
-    platform_runs: tuple[Result, Result | None],
+    bare_runs: list[tuple[Result, Result | None]],
+    platform_runs: list[tuple[Result, Result | None]],
     args: argparse.Namespace,
 ) -> int:
-    """Print one operation's figures against its goals; the number of failed requests."""
-    (bare, bare_paced), (platform, platform_paced) = bare_runs, platform_runs
+    """Print one operation's figures against its goals (the median ratio over the rounds);
+    the number of failed requests."""
     print(f"{LABELS[op]}:")
-    print("  " + bare.describe())
-    print("  " + platform.describe())
-    ratio = platform.rps / bare.rps
-    print(
-        f"  platform/bare: throughput {ratio:.2f}x (goal >= {GOAL_RATIO}x: "
-        f"{verdict(ratio >= GOAL_RATIO)}), p50 {platform.p50 / bare.p50:.2f}x, "
-        f"p95 {platform.p95 / bare.p95:.2f}x, p99 {platform.p99 / bare.p99:.2f}x"
-    )
-    bare_cpu, platform_cpu = bare.cpu_per_request(), platform.cpu_per_request()
-    print(
-        "  CPU per request (closed loop): "
-        + ", ".join(
-            f"{group} {platform_cpu[group]:.2f} ms vs bare {bare_cpu[group]:.2f} ms "
-            f"({platform_cpu[group] / bare_cpu[group]:.2f}x)"
-            for group in ("web", "postgres", "wrk")
-            if bare_cpu.get(group)
+    failed, ratios = 0, []
+    for (bare, _), (platform, _) in zip(bare_runs, platform_runs, strict=True):
+        print("  " + bare.describe())
+        print("  " + platform.describe())
+        ratios.append(platform.rps / bare.rps)
+        bare_cpu, platform_cpu = bare.cpu_per_request(), platform.cpu_per_request()
+        print(
+            f"    ratio {ratios[-1]:.2f}x; CPU per request: "
+            + ", ".join(
+                f"{group} {platform_cpu[group]:.2f} vs {bare_cpu[group]:.2f} ms "
+                f"({platform_cpu[group] / bare_cpu[group]:.2f}x)"
+                for group in ("web", "postgres", "wrk")
+                if bare_cpu.get(group)
+            )
         )
+        failed += bare.failed + platform.failed
+    ratio = statistics.median(ratios)
+    rounds = f"median of {len(ratios)} rounds, " if len(ratios) > 1 else ""
+    print(
+        f"  platform/bare throughput {ratio:.2f}x ({rounds}goal >= {GOAL_RATIO}x): "
+        f"{verdict(ratio >= GOAL_RATIO)}"
     )
-    failed = bare.failed + platform.failed
+    bare_paced, platform_paced = bare_runs[0][1], platform_runs[0][1]
     if bare_paced and platform_paced:
         print(f"  paced at {args.rate:.0f} requests/s offered ({args.connections} connections):")
         print("  " + bare_paced.describe())
