@@ -66,6 +66,7 @@ from loyalty.payloads import (
 )
 from loyalty.selectors import customer_get, customer_get_by_phone
 from loyalty.services import (
+    CustomerTerms,
     customer_code_redeem,
     customer_register,
     purchase_calculate,
@@ -104,13 +105,14 @@ class CodeRedeemApi(IntegrationApi):
         key = idempotency_key_from(request, required=False)
         data = validated(self.CodeRedeemInput, request.data)
 
-        def perform(idempotency: Idempotency[Customer] | None) -> Customer:
+        def perform(idempotency: Idempotency[CustomerTerms] | None) -> CustomerTerms:
             return customer_code_redeem(
                 merchant=request.auth.merchant, code=data["code"], idempotency=idempotency
             )
 
-        def render(customer: Customer) -> tuple[int, Any]:
-            return 200, {"customer": customer_payload(customer)}  # CodeRedeemOutput (see SHAPED)
+        def render(found: CustomerTerms) -> tuple[int, Any]:
+            payload = customer_payload(found.customer, terms=found.terms)
+            return 200, {"customer": payload}  # CodeRedeemOutput (see SHAPED)
 
         return idempotent(request, operation="POST code", key=key, render=render, perform=perform)
 

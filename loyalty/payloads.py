@@ -25,7 +25,7 @@ from loyalty.models import (
     Refund,
     TelegramStatus,
 )
-from loyalty.selectors import program_terms, tier_for
+from loyalty.selectors import ProgramTerms, program_terms, tier_for
 
 # --- the vocabulary of a declaration ---------------------------------------------------------
 
@@ -77,14 +77,20 @@ class CustomerPayload(TypedDict):
 
 
 def customer_payload(
-    customer: Customer, *, program: LoyaltyProgram | None = None
+    customer: Customer,
+    *,
+    program: LoyaltyProgram | None = None,
+    terms: ProgramTerms | None = None,
 ) -> CustomerPayload:
     """The customer as the API and the ``customer.*`` events show it.
 
-    The reached tier is read with the program in one statement, unless the caller has the
-    ``program`` (a page of customers).
+    The reached tier is ``terms``'s when the caller has read them with the customer; else it is
+    read with the program in one statement, unless the caller has the ``program`` (a page of
+    customers).
     """
-    if program is None:
+    if terms is not None:
+        tier = terms.tier
+    elif program is None:
         tier = program_terms(
             merchant=customer.merchant, lifetime_spend_minor=customer.lifetime_spend_minor
         ).tier

@@ -99,6 +99,43 @@ def program_terms(*, merchant: Merchant, lifetime_spend_minor: int) -> ProgramTe
     return ProgramTerms(program, tier)
 
 
+def customer_terms_sql(*, customers_from: str, where: str) -> str:
+    """``SELECT`` the customer (alias ``c``, joined in by ``customers_from``), the merchant's
+    program and the tier the customer's lifetime spend reaches, as :func:`customer_terms_from_row`
+    reads them: one statement for what :func:`program_terms` adds to a customer row."""
+    quote = connection.ops.quote_name
+    programs, tiers = (quote(m._meta.db_table) for m in (LoyaltyProgram, Tier))
+    # Only the models' own table and column names and the callers' fixed SQL are formatted in;
+    # every value is a parameter.
+    return (
+        f"SELECT {model_columns(Customer, 'c')}, {model_columns(LoyaltyProgram, 'p')}, "  # noqa: S608
+        f"{model_columns(Tier, 't')} FROM {customers_from} "
+        f"LEFT JOIN {programs} p ON p.merchant_id = c.merchant_id "
+        f"LEFT JOIN LATERAL (SELECT * FROM {tiers} WHERE program_id = p.id "
+        f"AND min_lifetime_spend_minor <= c.lifetime_spend_minor "
+        f"ORDER BY min_lifetime_spend_minor DESC LIMIT 1) t ON true WHERE {where}"
+    )
+
+
+def customer_terms_from_row(merchant: Merchant, row: Any) -> tuple[Customer, ProgramTerms]:
+    """The customer and its terms from a row of :func:`customer_terms_sql`; a merchant without
+    a program row yet gets it created by :func:`program_terms`."""
+    sizes = [len(m._meta.concrete_fields) for m in (Customer, LoyaltyProgram, Tier)]
+    customer = model_from_values(Customer, row[: sizes[0]])
+    customer.merchant = merchant
+    program_values = row[sizes[0] : sizes[0] + sizes[1]]
+    if program_values[0] is None:  # no program row yet: program_for creates it
+        return customer, program_terms(
+            merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor
+        )
+    program = model_from_values(LoyaltyProgram, program_values)
+    tier_values = row[sizes[0] + sizes[1] :]
+    tier = model_from_values(Tier, tier_values) if tier_values[0] is not None else None
+    if tier is not None:
+        tier.program = program
+    return customer, ProgramTerms(program, tier)
+
+
 @cache
 def _program_terms_sql() -> str:
     quote = connection.ops.quote_name

@@ -11,6 +11,7 @@ from loyalty.payloads import refund_payload  # here before loyalty.payloads exis
 from loyalty.services.customers import (
     CUSTOMER_CODE_DIGITS,
     CUSTOMER_CODE_TTL,
+    CustomerTerms,
     customer_code_issue,
     customer_code_redeem,
     customer_register,
@@ -50,6 +51,7 @@ __all__ = [
     "EXPIRY_REMINDER_WINDOW",
     "PLACE_KINDS",
     "Calculation",
+    "CustomerTerms",
     "MerchantSetup",
     "PlaceRefs",
     "customer_code_issue",

@@ -6,8 +6,11 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -20,7 +23,13 @@ from loyalty.events import EventType
 from loyalty.models import Customer, CustomerCode, Merchant, TelegramStatus
 from loyalty.payloads import customer_payload
 from loyalty.phones import phone_normalize
-from loyalty.selectors import customer_get
+from loyalty.selectors import (
+    ProgramTerms,
+    customer_get,
+    customer_terms_from_row,
+    customer_terms_sql,
+    program_terms,
+)
 from outbox.services import outbox_event_record
 
 #: How long a one-time customer code stays valid.
@@ -142,14 +151,42 @@ def customer_code_redeem(
     merchant: Merchant,
     code: str,
     now: datetime | None = None,
-    idempotency: Idempotency[Customer] | None = None,
-) -> Customer:
-    """The customer behind a one-time code (single use, short-lived), consuming the code."""
+    idempotency: Idempotency[CustomerTerms] | None = None,
+) -> CustomerTerms:
+    """The customer behind a one-time code (single use, short-lived), consuming the code; with
+    the program's terms for them (the API shows the reached tier).
+
+    Without ``idempotency`` on PostgreSQL it is ONE statement in autocommit (the conditional
+    UPDATE as a CTE, the customer, program and tier read from its row), atomic by itself; with
+    it, the completion joins the consumption in one durable transaction.
+    """
+    if idempotency is None and connection.vendor == "postgresql":
+        # Inside another atomic block, Django's durable atomic refuses as it does for every
+        # top-level write (a test's transaction is allowed, as Django allows it).
+        durable = transaction.atomic(durable=True) if connection.in_atomic_block else nullcontext()
+        with durable, connection.cursor() as cursor:
+            cursor.execute(_code_redeem_sql(), _code_params(merchant, code, now or timezone.now()))
+            row = cursor.fetchone()
+        if row is None:
+            raise _code_invalid()
+        return CustomerTerms(*customer_terms_from_row(merchant, row))
     with transaction.atomic(durable=True):
         customer = customer_code_consume(merchant=merchant, code=code, now=now)
+        result = CustomerTerms(
+            customer,
+            program_terms(merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor),
+        )
         if idempotency is not None:
-            idempotency.complete(customer)
-    return customer
+            idempotency.complete(result)
+    return result
+
+
+@dataclass(frozen=True)
+class CustomerTerms:
+    """A customer and the program's terms for them (the reached tier)."""
+
+    customer: Customer
+    terms: ProgramTerms
 
 
 def customer_code_consume(
@@ -160,22 +197,29 @@ def customer_code_consume(
     A purchase or quote that uses the code consumes it in its own transaction, so that a
     failed one leaves the code usable.
     """
-    now = now or timezone.now()
-    code = str(code).strip().replace(" ", "").replace("-", "")
-    digest = _code_hash(merchant.id, code)
     with connection.cursor() as cursor:
-        at = connection.ops.adapt_datetimefield_value(now)
-        merchant_id = CustomerCode._meta.get_field("merchant").get_db_prep_value(
-            merchant.id, connection
-        )
-        cursor.execute(_code_consume_sql(), [at, merchant_id, digest, at])
+        cursor.execute(_code_consume_sql(), _code_params(merchant, code, now or timezone.now()))
         claimed = cursor.fetchone()
     if claimed is None:
-        raise CodeInvalid(
-            "The code is unknown, already used or expired. Ask the customer to open a new code "
-            "in the bot (/code)."
-        )
+        raise _code_invalid()
     return customer_get(merchant=merchant, customer_id=claimed[0])
+
+
+def _code_invalid() -> CodeInvalid:
+    return CodeInvalid(
+        "The code is unknown, already used or expired. Ask the customer to open a new code "
+        "in the bot (/code)."
+    )
+
+
+def _code_params(merchant: Merchant, code: str, now: datetime) -> list[Any]:
+    """The values of :func:`_code_consume_sql`: the time, the merchant, the code's hash."""
+    code = str(code).strip().replace(" ", "").replace("-", "")
+    at = connection.ops.adapt_datetimefield_value(now)
+    merchant_id = CustomerCode._meta.get_field("merchant").get_db_prep_value(
+        merchant.id, connection
+    )
+    return [at, merchant_id, _code_hash(merchant.id, code), at]
 
 
 @cache
@@ -187,4 +231,15 @@ def _code_consume_sql() -> str:
         f"UPDATE {quote(CustomerCode._meta.db_table)} SET used_at = %s "  # noqa: S608
         "WHERE merchant_id = %s AND code_hash = %s AND used_at IS NULL AND expires_at > %s "
         "RETURNING customer_id"
+    )
+
+
+@cache
+def _code_redeem_sql() -> str:
+    """:func:`_code_consume_sql` as a CTE, and the customer with its terms read from its row
+    (PostgreSQL: the UPDATE runs whatever the SELECT reads; they see the same snapshot, and
+    the UPDATE changes none of the rows read)."""
+    customers = connection.ops.quote_name(Customer._meta.db_table)
+    return f"WITH used AS ({_code_consume_sql()}) " + customer_terms_sql(
+        customers_from=f"used JOIN {customers} c ON c.id = used.customer_id", where="true"
     )

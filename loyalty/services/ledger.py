@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import F
 
 from core.errors import NotFound
-from core.fast_sql import model_columns, model_from_values, model_insert, model_row
+from core.fast_sql import model_insert, model_row
 from loyalty.errors import InsufficientPoints
 from loyalty.models import (
     Customer,
@@ -22,9 +22,13 @@ from loyalty.models import (
     PointsLot,
     Purchase,
     Refund,
-    Tier,
 )
-from loyalty.selectors import ProgramTerms, program_terms
+from loyalty.selectors import (
+    ProgramTerms,
+    customer_terms_from_row,
+    customer_terms_sql,
+    program_terms,
+)
 
 
 def customer_lock(*, merchant: Merchant, customer_id: Any) -> Customer:
@@ -74,34 +78,17 @@ def customer_lock_with_terms(
         row = cursor.fetchone()
     if row is None:
         raise _no_customer(customer_id)
-    sizes = [len(m._meta.concrete_fields) for m in (Customer, LoyaltyProgram, Tier)]
-    customer = model_from_values(Customer, row[: sizes[0]])
-    program_values = row[sizes[0] : sizes[0] + sizes[1]]
-    if program_values[0] is None:  # no program row yet: program_for creates it
-        return customer, program_terms(
-            merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor
-        )
-    program = model_from_values(LoyaltyProgram, program_values)
-    tier_values = row[sizes[0] + sizes[1] :]
-    tier = model_from_values(Tier, tier_values) if tier_values[0] is not None else None
-    if tier is not None:
-        tier.program = program
-    return customer, ProgramTerms(program, tier)
+    return customer_terms_from_row(merchant, row)
 
 
 @cache
 def _lock_with_terms_sql() -> str:
-    quote = connection.ops.quote_name
-    customers, programs, tiers = (quote(m._meta.db_table) for m in (Customer, LoyaltyProgram, Tier))
-    # Only the models' own table and column names are formatted in; values are parameters.
+    customers = connection.ops.quote_name(Customer._meta.db_table)
     return (
-        f"SELECT {model_columns(Customer, 'c')}, {model_columns(LoyaltyProgram, 'p')}, "  # noqa: S608
-        f"{model_columns(Tier, 't')} FROM {customers} c "
-        f"LEFT JOIN {programs} p ON p.merchant_id = c.merchant_id "
-        f"LEFT JOIN LATERAL (SELECT * FROM {tiers} WHERE program_id = p.id "
-        f"AND min_lifetime_spend_minor <= c.lifetime_spend_minor "
-        f"ORDER BY min_lifetime_spend_minor DESC LIMIT 1) t ON true "
-        f"WHERE c.merchant_id = %s AND c.id = %s FOR UPDATE OF c"
+        customer_terms_sql(
+            customers_from=f"{customers} c", where="c.merchant_id = %s AND c.id = %s"
+        )
+        + " FOR UPDATE OF c"
     )
 
 

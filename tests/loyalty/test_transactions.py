@@ -87,4 +87,4 @@ def test_the_telegram_link_runs_inside_the_bots_transaction(setup):
         customer = customer_telegram_link(merchant=setup.merchant, phone=phone, chat_id=42)
         code = customer_code_issue(customer=customer)
     assert Customer.objects.get(phone=phone).telegram_chat_id == 42
-    assert customer_code_redeem(merchant=setup.merchant, code=code) == customer
+    assert customer_code_redeem(merchant=setup.merchant, code=code).customer == customer

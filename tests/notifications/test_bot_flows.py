@@ -92,7 +92,7 @@ def test_new_customer_links_and_uses_every_command(stack, client, bot_settings, 
             merchant=setup.merchant, code=code, now=timezone.now() + timedelta(seconds=301)
         )
     # Single use: the register's first call resolves the customer, the second is refused.
-    assert customer_code_redeem(merchant=setup.merchant, code=code).id == customer.id
+    assert customer_code_redeem(merchant=setup.merchant, code=code).customer.id == customer.id
     with pytest.raises(CodeInvalid):
         customer_code_redeem(merchant=setup.merchant, code=code)
 
