@@ -91,10 +91,15 @@ def program_terms(*, merchant: Merchant, lifetime_spend_minor: int) -> ProgramTe
             created, tier_for(program=created, lifetime_spend_minor=lifetime_spend_minor)
         )
     size = len(LoyaltyProgram._meta.concrete_fields)
-    program = model_from_values(LoyaltyProgram, row[:size])
-    if row[size] is None:
+    return _terms_from_values(row[:size], row[size:])
+
+
+def _terms_from_values(program_values: Any, tier_values: Any) -> ProgramTerms:
+    """The program and the tier (None: its columns are NULL) from their columns' values."""
+    program = model_from_values(LoyaltyProgram, program_values)
+    if tier_values[0] is None:
         return ProgramTerms(program, None)
-    tier = model_from_values(Tier, row[size:])
+    tier = model_from_values(Tier, tier_values)
     tier.program = program
     return ProgramTerms(program, tier)
 
@@ -103,17 +108,25 @@ def customer_terms_sql(*, customers_from: str, where: str) -> str:
     """``SELECT`` the customer (alias ``c``, joined in by ``customers_from``), the merchant's
     program and the tier the customer's lifetime spend reaches, as :func:`customer_terms_from_row`
     reads them: one statement for what :func:`program_terms` adds to a customer row."""
-    quote = connection.ops.quote_name
-    programs, tiers = (quote(m._meta.db_table) for m in (LoyaltyProgram, Tier))
+    programs = connection.ops.quote_name(LoyaltyProgram._meta.db_table)
     # Only the models' own table and column names and the callers' fixed SQL are formatted in;
     # every value is a parameter.
     return (
         f"SELECT {model_columns(Customer, 'c')}, {model_columns(LoyaltyProgram, 'p')}, "  # noqa: S608
         f"{model_columns(Tier, 't')} FROM {customers_from} "
         f"LEFT JOIN {programs} p ON p.merchant_id = c.merchant_id "
-        f"LEFT JOIN LATERAL (SELECT * FROM {tiers} WHERE program_id = p.id "
-        f"AND min_lifetime_spend_minor <= c.lifetime_spend_minor "
-        f"ORDER BY min_lifetime_spend_minor DESC LIMIT 1) t ON true WHERE {where}"
+        f"{_reached_tier('c.lifetime_spend_minor')} WHERE {where}"
+    )
+
+
+def _reached_tier(spend: str) -> str:
+    """``LEFT JOIN LATERAL`` of the program ``p``'s highest tier that ``spend`` (an SQL
+    expression) reaches, as ``t``."""
+    tiers = connection.ops.quote_name(Tier._meta.db_table)
+    return (
+        f"LEFT JOIN LATERAL (SELECT * FROM {tiers} WHERE program_id = p.id "  # noqa: S608
+        f"AND min_lifetime_spend_minor <= {spend} "
+        f"ORDER BY min_lifetime_spend_minor DESC LIMIT 1) t ON true"
     )
 
 
@@ -128,24 +141,16 @@ def customer_terms_from_row(merchant: Merchant, row: Any) -> tuple[Customer, Pro
         return customer, program_terms(
             merchant=merchant, lifetime_spend_minor=customer.lifetime_spend_minor
         )
-    program = model_from_values(LoyaltyProgram, program_values)
-    tier_values = row[sizes[0] + sizes[1] :]
-    tier = model_from_values(Tier, tier_values) if tier_values[0] is not None else None
-    if tier is not None:
-        tier.program = program
-    return customer, ProgramTerms(program, tier)
+    return customer, _terms_from_values(program_values, row[sizes[0] + sizes[1] :])
 
 
 @cache
 def _program_terms_sql() -> str:
-    quote = connection.ops.quote_name
-    programs, tiers = (quote(m._meta.db_table) for m in (LoyaltyProgram, Tier))
+    programs = connection.ops.quote_name(LoyaltyProgram._meta.db_table)
     # Only the models' own table and column names are formatted in; every value is a parameter.
     return (
         f"SELECT {model_columns(LoyaltyProgram, 'p')}, {model_columns(Tier, 't')} "  # noqa: S608
-        f"FROM {programs} p LEFT JOIN LATERAL (SELECT * FROM {tiers} WHERE program_id = p.id "
-        f"AND min_lifetime_spend_minor <= %s ORDER BY min_lifetime_spend_minor DESC LIMIT 1) t "
-        f"ON true WHERE p.merchant_id = %s"
+        f"FROM {programs} p {_reached_tier('%s')} WHERE p.merchant_id = %s"
     )
 
 

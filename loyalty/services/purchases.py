@@ -146,12 +146,8 @@ def purchase_calculate(
     A code is consumed by the first call that uses it; the register continues with the returned
     customer id. If the quote fails, the code is not consumed (one transaction).
     """
-    if code is None:
-        # Two reads and nothing written: no transaction (BEGIN and COMMIT would be two more
-        # round trips on a hot call). The program's terms are read after the customer, as a
-        # commit reads them after its lock; a change in between is a race the quote may lose
-        # either way.
-        customer = customer_get(merchant=merchant, customer_id=customer_id)
+
+    def quoted(customer: Customer) -> Calculation:
         quote = purchase_quote(
             merchant=merchant,
             customer=customer,
@@ -160,16 +156,15 @@ def purchase_calculate(
             lines=lines,
         )
         return Calculation(customer=customer, quote=quote)
+
+    if code is None:
+        # Two reads and nothing written: no transaction (BEGIN and COMMIT would be two more
+        # round trips on a hot call). The program's terms are read after the customer, as a
+        # commit reads them after its lock; a change in between is a race the quote may lose
+        # either way.
+        return quoted(customer_get(merchant=merchant, customer_id=customer_id))
     with transaction.atomic(durable=True):
-        customer = customer_code_consume(merchant=merchant, code=code)
-        quote = purchase_quote(
-            merchant=merchant,
-            customer=customer,
-            amount_minor=amount_minor,
-            redeem_points=redeem_points,
-            lines=lines,
-        )
-    return Calculation(customer=customer, quote=quote)
+        return quoted(customer_code_consume(merchant=merchant, code=code))
 
 
 def purchase_commit(
