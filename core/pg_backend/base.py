@@ -25,11 +25,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if conn is None or conn.closed or conn.broken:
             return False
         if not self.errors_occurred and not self.in_atomic_block:
+            # poll, not select: select refuses descriptors above 1023, which a busy process
+            # with many sockets reaches. Any event (data, hang-up, error) takes the full check.
+            poller = select.poll()
             try:
-                readable, _, _ = select.select([conn.fileno()], [], [], 0)
+                poller.register(conn.fileno(), select.POLLIN | select.POLLPRI)
             except (OSError, ValueError):
                 return False
-            if not readable:
+            if not poller.poll(0):
                 return True
         usable: bool = super().is_usable()
         return usable
