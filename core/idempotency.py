@@ -1,15 +1,16 @@
 """The seam between an Idempotency-Key and the write it guards.
 
-An interface claims the key first, in a short transaction of its own, so that concurrent retries
-see the claim at once. It then calls the service with the claim; the service calls
-:meth:`Idempotency.complete` with its result as the last step of its own transaction, so that
-the stored answer commits together with the write or not at all. What is stored, and how a
-result becomes an answer, is the claim's business: the domain knows nothing of HTTP.
+An interface hands the service the key; the service calls :meth:`Idempotency.enter` first in its
+own transaction (the key is claimed there, or the stored answer of an earlier request with it is
+raised as :class:`Replayed`), and :meth:`Idempotency.complete` with its result as the last step,
+so that the claim and the stored answer commit together with the write or not at all. What is
+stored, and how a result becomes an answer, is the claim's business: the domain knows nothing of
+HTTP.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from core.fast_sql import WriteBatch
@@ -17,8 +18,23 @@ if TYPE_CHECKING:
 ResultT_contra = TypeVar("ResultT_contra", contravariant=True)
 
 
+class Replayed(Exception):
+    """Raised by :meth:`Idempotency.enter` when the key already holds its answer: the service
+    lets it through (its transaction rolls back, having written nothing) and the interface sends
+    ``answer`` again."""
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__("the Idempotency-Key holds an answer already")
+        self.answer = answer
+
+
 class Idempotency(Protocol[ResultT_contra]):
-    """A claimed key, to be completed with the write's result inside the write's transaction."""
+    """A key, entered first and completed last inside the write's transaction."""
+
+    def enter(self) -> None:
+        """Claim the key; call it first in the write's transaction. Raises :class:`Replayed`
+        with the stored answer of an earlier request with the key, or the interface's refusal
+        (another body, a request with the key still running)."""
 
     def complete(self, result: ResultT_contra) -> None:
         """Store the answer for ``result``. Raises when the claim was lost meanwhile (its lease

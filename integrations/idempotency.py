@@ -1,15 +1,15 @@
 """The ``Idempotency-Key`` header around a write endpoint; the record keeping is in services.
 
-The view claims the key and replays stored answers; the domain service owns the transaction and
-completes the claim inside it. See :mod:`integrations.services` for why the claim commits first
-and the domain write and the stored response commit together.
+The view hands the key to the domain service and replays stored answers; the service owns the
+transaction, claims the key first in it and completes the claim last. See
+:mod:`integrations.services` for why the claim, the domain write and the stored response commit
+together.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -19,17 +19,15 @@ from rest_framework.response import Response
 
 from core.errors import ValidationFailed
 from core.fast_sql import WriteBatch
-from core.idempotency import Idempotency
+from core.idempotency import Idempotency, Replayed
 from integrations.services import (
     IdempotencyClaim,
     IdempotentReplay,
-    idempotency_claim,
     idempotency_complete,
     idempotency_complete_add,
-    idempotency_release,
+    idempotency_enter,
 )
-
-logger = logging.getLogger(__name__)
+from loyalty.models import Merchant
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -64,26 +62,52 @@ def idempotency_key_from(request: Request, *, required: bool) -> str | None:
 
 
 class KeyClaim(Generic[ResultT]):
-    """A claimed key as the domain sees it (:class:`core.idempotency.Idempotency`).
+    """A request's key as the domain sees it (:class:`core.idempotency.Idempotency`).
 
-    The service calls :meth:`complete` with its result inside its own transaction; the claim
-    renders the answer once, stores it with the write, and keeps it for the view to send.
+    The service calls :meth:`enter` first in its transaction (the claim, or :class:`Replayed`
+    with the stored answer) and :meth:`complete` with its result last; the claim renders the
+    answer once, stores it with the write, and keeps it for the view to send.
     """
 
-    def __init__(self, claim: IdempotencyClaim, render: Render[ResultT]) -> None:
-        self.claim = claim
-        self.render = render
+    def __init__(
+        self,
+        *,
+        merchant: Merchant,
+        key: str,
+        operation: str,
+        request_hash: str,
+        render: Render[ResultT],
+    ) -> None:
+        self.merchant, self.key, self.operation = merchant, key, operation
+        self.request_hash, self.render = request_hash, render
+        self.claim: IdempotencyClaim | None = None
         self.answer: tuple[int, Any] | None = None
+
+    def enter(self) -> None:
+        entered = idempotency_enter(
+            merchant=self.merchant,
+            key=self.key,
+            operation=self.operation,
+            request_hash=self.request_hash,
+        )
+        if isinstance(entered, IdempotentReplay):
+            raise Replayed((entered.status_code, entered.body))
+        self.claim = entered
 
     def complete(self, result: ResultT) -> None:
         status, body = self.render(result)
-        idempotency_complete(claim=self.claim, status_code=status, body=body)
+        idempotency_complete(claim=self._claimed(), status_code=status, body=body)
         self.answer = (status, body)
 
     def complete_in(self, writes: WriteBatch, result: ResultT) -> None:
         status, body = self.render(result)
-        idempotency_complete_add(writes, claim=self.claim, status_code=status, body=body)
+        idempotency_complete_add(writes, claim=self._claimed(), status_code=status, body=body)
         self.answer = (status, body)
+
+    def _claimed(self) -> IdempotencyClaim:
+        if self.claim is None:
+            raise RuntimeError(f"{self.operation}: the service completed a key it never entered")
+        return self.claim
 
 
 def idempotent(
@@ -96,33 +120,26 @@ def idempotent(
 ) -> Response:
     """Run the write ``perform`` at most once per key, answering what ``render`` makes of it.
 
-    ``perform`` calls the service with the claim it is given (None without a key); the service
-    stores the rendered answer in its own transaction, and retries with the key get that answer
-    again with ``Idempotent-Replayed: true``. This claims, replays and releases; it opens no
-    transaction.
+    ``perform`` calls the service with the key it is given (None without a key); the service
+    claims it and stores the rendered answer in its own transaction, and retries with the key
+    get that answer again with ``Idempotent-Replayed: true``. This opens no transaction: a
+    failed write rolls its claim back with it.
     """
     if key is None:
         status, body = render(perform(None))
         return Response(body, status=status)
-    claim = idempotency_claim(
+    held = KeyClaim(
         merchant=request.auth.merchant,
         key=key,
         operation=operation,
         request_hash=request_fingerprint(request.data),
+        render=render,
     )
-    if isinstance(claim, IdempotentReplay):
-        return Response(claim.body, status=claim.status_code, headers={REPLAYED_HEADER: "true"})
-    held = KeyClaim(claim, render)
     try:
         perform(held)
-    except BaseException:
-        # Nothing was committed: free the key so that a corrected request may use it. If even
-        # that fails (database gone), the claim's lease runs out and frees the key later.
-        try:
-            idempotency_release(claim=claim)
-        except Exception:
-            logger.exception("could not release Idempotency-Key claim %s", claim.record_id)
-        raise
+    except Replayed as replay:
+        status, body = replay.answer
+        return Response(body, status=status, headers={REPLAYED_HEADER: "true"})
     if held.answer is None:
         raise RuntimeError(f"{operation}: the service did not complete its Idempotency-Key claim")
     status, body = held.answer

@@ -1,24 +1,28 @@
 """Integration API writes: API keys and idempotency records.
 
-Idempotency (``Idempotency-Key``) in three steps, chosen so that a key can never double-apply a
+Idempotency (``Idempotency-Key``) in two steps, chosen so that a key can never double-apply a
 write and never stay locked by a request that died:
 
-1. :func:`idempotency_claim` INSERTs the record in its own short transaction. The unique
-   constraint (merchant, key) decides the race: exactly one request wins the claim; the others
-   read the record and get the stored response (replay), 422 (another body) or 409 (still
-   running). No read-then-write.
-2. The winner hands its claim to the domain service (as a :class:`core.idempotency.Idempotency`,
-   see :mod:`integrations.idempotency`). The service opens its own transaction and, as its last
-   step inside it, completes the claim, which renders the answer and calls
-   :func:`idempotency_complete`: the write and the stored response commit together or not at
-   all, so a stored response always means the write happened and a missing one means it did
-   not.
-3. On any error the transaction rolls back and :func:`idempotency_release` deletes the claim, so
-   the client may correct the request and retry with the same key; only successful responses are
-   kept. A process killed mid-request leaves a claim whose ``locked_until`` lease runs out; the
-   next retry takes the key over by a conditional update (one winner) and runs the write.
-   :func:`idempotency_complete` only stores the response while its own lease is still the one on
-   the record, otherwise it rolls back its write (the key was taken over meanwhile).
+1. The domain service opens its transaction and, first in it, enters the key
+   (:func:`idempotency_enter`, through :meth:`core.idempotency.Idempotency.enter`): ONE
+   statement takes a transaction-scoped advisory lock on (merchant, key) without waiting and
+   INSERTs the record. The lock decides a race between requests in flight: the loser gets 409
+   (still running) at once instead of waiting on the winner's row. A key that already has a
+   committed record is decided from it by :func:`idempotency_claim`: the stored response
+   (replay), 422 (another body), or a record past its 24 h or left behind with a run-out lease
+   taken over. No read-then-write.
+2. The service's last step, still in its transaction, completes the claim, which renders the
+   answer and calls :func:`idempotency_complete`: the write and the stored response commit
+   together or not at all, so a stored response always means the write happened and a missing
+   one means it did not. On any error the transaction rolls back with the claim in it: the key
+   is free for a corrected retry, and a process killed mid-request leaves nothing behind (its
+   connection's transaction is rolled back by PostgreSQL).
+
+Until issue 16 the claim committed first in a transaction of its own (a round trip and a commit
+more per write, and a release or a lease to free the key after a failure). Records such a claim
+left with a lease are still honoured: 409 while the lease holds, taken over after it ran out
+(:func:`idempotency_claim`); :func:`idempotency_complete` only stores the response while its own
+lease is still the one on the record, otherwise it rolls its write back.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import secrets
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -158,6 +163,54 @@ def _in_progress() -> IdempotencyInProgress:
     )
 
 
+def idempotency_enter(
+    *, merchant: Merchant, key: str, operation: str, request_hash: str, now: datetime | None = None
+) -> IdempotencyClaim | IdempotentReplay:
+    """Claim ``key`` inside the caller's transaction (the write's), or answer what the earlier
+    request with it got; raises as :func:`idempotency_claim` does.
+
+    On PostgreSQL a new key costs one statement: ``pg_try_advisory_xact_lock`` on the key's hash
+    (held until the transaction ends; a request in flight with the same key holds it, so this
+    one is 409 at once) and the INSERT, ``ON CONFLICT DO NOTHING``. A key with a committed
+    record goes on to :func:`idempotency_claim`, in the same transaction.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("idempotency_enter must run inside the write's transaction")
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        lease = now + IDEMPOTENCY_LEASE
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _enter_sql(),
+                [f"{merchant.id}:{key}", merchant.id, key, operation, request_hash, lease, now],
+            )
+            locked, record_id = cursor.fetchone()
+        if not locked:
+            raise _in_progress()
+        if record_id is not None:
+            return IdempotencyClaim(record_id=record_id, lease=lease)
+    return idempotency_claim(
+        merchant=merchant, key=key, operation=operation, request_hash=request_hash, now=now
+    )
+
+
+@cache
+def _enter_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(IdempotencyRecord._meta.db_table)
+    # The advisory lock's key is a 64-bit hash of merchant and key: a collision of two keys in
+    # flight at once costs the second a 409 and a retry, nothing else. Only the model's own
+    # table name is formatted in; every value is a parameter.
+    return (
+        "WITH l AS (SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0)) AS locked), "  # noqa: S608
+        f"k AS (INSERT INTO {table} "
+        "(merchant_id, key, route, request_hash, locked_until, created_at) "
+        "SELECT %s, %s, %s, %s, %s, %s FROM l WHERE l.locked "
+        "ON CONFLICT (merchant_id, key) DO NOTHING RETURNING id) "
+        "SELECT l.locked, (SELECT id FROM k) FROM l"
+    )
+
+
 def idempotency_claim(
     *, merchant: Merchant, key: str, operation: str, request_hash: str, now: datetime | None = None
 ) -> IdempotencyClaim | IdempotentReplay:
@@ -165,7 +218,8 @@ def idempotency_claim(
 
     Raises :class:`IdempotencyKeyReused` when the key came with another body or operation and
     :class:`IdempotencyInProgress` while the earlier request still runs. Call it outside any
-    transaction: the claim must be visible to concurrent requests at once.
+    transaction, or inside the write's (:func:`idempotency_enter` does, for a key that has a
+    record already).
     """
     now = now or timezone.now()
     lease = now + IDEMPOTENCY_LEASE
@@ -269,13 +323,6 @@ def _completion_check(stored: int) -> None:
     if not stored:
         # Our lease ran out and a retry took the key over: roll our write back, theirs counts.
         raise _in_progress()
-
-
-def idempotency_release(*, claim: IdempotencyClaim) -> None:
-    """Forget a claim whose request failed (nothing was committed), freeing the key."""
-    IdempotencyRecord.objects.filter(
-        id=claim.record_id, status_code=None, locked_until=claim.lease
-    ).delete()
 
 
 def idempotency_purge(*, now: datetime | None = None, batch: int = 5000) -> int:

@@ -52,6 +52,8 @@ def customer_register(
     ``idempotency`` commit together.
     """
     with transaction.atomic():
+        if idempotency is not None:
+            idempotency.enter()
         customer = _customer_create(merchant=merchant, phone=phone, name=name)
         if idempotency is not None:
             idempotency.complete(customer)
@@ -171,6 +173,8 @@ def customer_code_redeem(
             raise _code_invalid()
         return CustomerTerms(*customer_terms_from_row(merchant, row))
     with transaction.atomic(durable=True):
+        if idempotency is not None:
+            idempotency.enter()
         customer = customer_code_consume(merchant=merchant, code=code, now=now)
         result = CustomerTerms(
             customer,

@@ -184,12 +184,16 @@ def purchase_commit(
     """Commit a purchase: redeem (oldest lots first), earn (possibly deferred), announce it.
 
     The customer is given by id or by one-time ``code``. The code is consumed in the purchase's
-    transaction, so a purchase that fails leaves it usable; ``idempotency`` is completed with
-    the purchase in that transaction too.
+    transaction, so a purchase that fails leaves it usable; ``idempotency`` is entered first and
+    completed with the purchase in that transaction too.
     """
     order_id = str(order_id or "").strip()
+    entered = False  # past the key: the errors from here on are the purchase's
     try:
         with transaction.atomic(durable=True):
+            if idempotency is not None:
+                idempotency.enter()
+            entered = True
             if code is not None:
                 customer_id = customer_code_consume(merchant=merchant, code=code).id
             purchase = _purchase_record(
@@ -224,7 +228,11 @@ def purchase_commit(
         # on now (the points it redeemed are gone, its code was used): the register learns the
         # order went through instead of being told to take points the customer no longer has.
         # Looked up only on this error path, after the transaction rolled back.
-        if order_id and Purchase.objects.filter(merchant=merchant, order_id=order_id).exists():
+        if (
+            entered
+            and order_id
+            and Purchase.objects.filter(merchant=merchant, order_id=order_id).exists()
+        ):
             raise _order_conflict(merchant, order_id) from None
         raise
     return purchase

@@ -33,15 +33,17 @@ def refund_create(
     Redeemed points come back as a new lot; earned points are taken back from the purchase's own
     lot first, then oldest first. Points already spent cannot be taken back: the balance never
     goes negative and the shortfall is recorded on the refund (``earned_points_shortfall``).
-    ``idempotency`` is completed with the refund in the refund's transaction.
+    ``idempotency`` is entered first and completed with the refund in the refund's transaction.
     """
     if purchase_id is None and not order_id:
         msg = "Send purchase_id or order_id of the purchase to refund."
         raise ValidationFailed(msg, errors={"purchase_id": [msg]})
     if amount_minor is not None:
         pricing.amount_check(amount_minor, field="amount_minor")
-    found = purchase_get(merchant=merchant, purchase_id=purchase_id, order_id=order_id)
     with transaction.atomic(durable=True):
+        if idempotency is not None:
+            idempotency.enter()
+        found = purchase_get(merchant=merchant, purchase_id=purchase_id, order_id=order_id)
         # Lock order everywhere: customer, then purchase.
         customer = customer_lock(merchant=merchant, customer_id=found.customer_id)
         purchase = Purchase.objects.select_for_update().get(id=found.id)

@@ -87,6 +87,9 @@ class PortalKeyClaim(Generic[ResultT]):
         self.record_id, self.token, self.render, self.audit = record_id, token, render, audit
         self.body: Any = None
 
+    def enter(self) -> None:
+        """Nothing to do: the portal claims its key before the write (:func:`idempotency_claim`)."""
+
     def complete(self, result: ResultT) -> None:
         self.body = self.render(result)
         stored = IdempotencyRecord.objects.filter(id=self.record_id, lease_token=self.token).update(

@@ -23,16 +23,16 @@ from outbox.services import webhook_endpoint_create
 from tests.integrations.api_client import get, post, purchase_body
 
 #: Statements of a steady-state commit with one webhook endpoint and the key cached, counted
-#: inside the test's transaction, where the claim and the durable atomic each add a SAVEPOINT
-#: pair (in production: the claim's autocommit INSERT, then BEGIN, the 2 below, COMMIT):
-#: customer FOR UPDATE with program + tier, and ONE write (core.fast_sql.WriteBatch:
+#: inside the test's transaction, where the durable atomic is a SAVEPOINT pair (in production:
+#: BEGIN, the 3 below, COMMIT): the Idempotency-Key's claim (advisory try-lock and INSERT in
+#: one), customer FOR UPDATE with program + tier, and ONE write (core.fast_sql.WriteBatch:
 #: purchase, lot, ledger entry, customer update, outbox event, the deliveries made from the
 #: endpoints table with their streams' sequence numbers, the pg_notify and the idempotency
 #: completion); the outlet comes from its per-process cache (place_cache) like the key. Before
-#: issue 16 the same commit sent 16 more (key lookup, outlet, order-id exists(),
-#: customer, program and tier apart, endpoints, sequences, pg_notify and the completion apart,
-#: and the six writes one by one).
-COMMIT_STATEMENTS = 7
+#: issue 16 the same commit sent 18 more (the claim committed apart, key lookup, outlet,
+#: order-id exists(), customer, program and tier apart, endpoints, sequences, pg_notify and the
+#: completion apart, and the six writes one by one).
+COMMIT_STATEMENTS = 5
 
 
 def test_the_models_written_by_plain_sql_have_no_signal_receivers():

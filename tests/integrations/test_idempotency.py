@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations.errors import IdempotencyInProgress
@@ -222,11 +222,13 @@ def test_concurrent_commits_of_one_code_consume_it_once():
 
 @pytest.mark.django_db
 def test_the_service_stores_the_answer_in_its_own_transaction(setup, merchant, customer):
-    claim = idempotency_claim(
-        merchant=merchant, key="in-tx", operation="POST purchases", request_hash="h"
+    held = KeyClaim(
+        merchant=merchant,
+        key="in-tx",
+        operation="POST purchases",
+        request_hash="h",
+        render=lambda purchase: (201, {"id": str(purchase.id)}),
     )
-    assert isinstance(claim, IdempotencyClaim)
-    held = KeyClaim(claim, lambda purchase: (201, {"id": str(purchase.id)}))
     purchase = purchase_commit(
         merchant=merchant,
         customer_id=customer.id,
@@ -242,14 +244,13 @@ def test_the_service_stores_the_answer_in_its_own_transaction(setup, merchant, c
 
 @pytest.mark.django_db
 def test_a_claim_taken_over_meanwhile_rolls_the_write_back(setup, merchant, customer):
-    claim = idempotency_claim(
-        merchant=merchant, key="lost", operation="POST purchases", request_hash="h"
-    )
-    assert isinstance(claim, IdempotencyClaim)
-    # Our lease ran out and a retry took the key over.
-    IdempotencyRecord.objects.filter(id=claim.record_id).update(
-        locked_until=claim.lease + timedelta(seconds=5)
-    )
+    def render(purchase: Purchase) -> tuple[int, dict]:
+        # Between the claim and its completion our lease ran out and a retry took it over.
+        IdempotencyRecord.objects.filter(key="lost").update(
+            locked_until=timezone.now() + IDEMPOTENCY_LEASE * 2
+        )
+        return 201, {}
+
     with pytest.raises(IdempotencyInProgress):
         purchase_commit(
             merchant=merchant,
@@ -257,7 +258,58 @@ def test_a_claim_taken_over_meanwhile_rolls_the_write_back(setup, merchant, cust
             amount_minor=100_00,
             order_id="lost-1",
             outlet_id=setup.outlet.id,
-            idempotency=KeyClaim(claim, lambda purchase: (201, {})),
+            idempotency=KeyClaim(
+                merchant=merchant,
+                key="lost",
+                operation="POST purchases",
+                request_hash="h",
+                render=render,
+            ),
         )
     assert Purchase.objects.count() == 0
+    assert not IdempotencyRecord.objects.filter(key="lost").exists()
     assert not OutboxEvent.objects.filter(event_type="purchase.committed").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_while_the_first_is_still_in_its_transaction_is_409_at_once():
+    """The claim is taken inside the write's transaction: a retry must not wait on the first's
+    uncommitted row (the advisory try-lock answers 409 at once), and once the first rolls back
+    the key is free without any lease to run out."""
+    setup = make_merchant("In flight")
+    customer = make_customer(setup.merchant)
+    plaintext = api_key_issue(merchant=setup.merchant).plaintext
+    body = purchase_body(setup, customer)
+    key = str(uuid.uuid4())
+    entered, finish = threading.Event(), threading.Event()
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                KeyClaim(
+                    merchant=setup.merchant,
+                    key=key,
+                    operation="POST purchases",
+                    request_hash=request_fingerprint(body),
+                    render=lambda result: (201, {}),
+                ).enter()
+                entered.set()
+                finish.wait(timeout=30)
+                transaction.set_rollback(True)  # the first request fails
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert entered.wait(timeout=10)
+        response = post(client_for(plaintext), "purchases", body, key=key)
+        assert_problem(response, 409, "idempotency-in-progress")
+        assert response["Retry-After"] == "1"
+    finally:
+        finish.set()
+        thread.join()
+    assert not IdempotencyRecord.objects.filter(key=key).exists()
+    response = post(client_for(plaintext), "purchases", body, key=key)
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response
+    assert Purchase.objects.filter(merchant=setup.merchant).count() == 1
