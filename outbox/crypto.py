@@ -15,6 +15,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -31,15 +32,37 @@ def _fernet_for(key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
+#: What the keys are made from: ``OUTBOX_ENCRYPTION_KEYS``, then SECRET_KEY and its fallbacks.
+_Material = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def _material() -> _Material:
+    return (
+        tuple(settings.OUTBOX_ENCRYPTION_KEYS),
+        (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS),
+    )
+
+
+@lru_cache(maxsize=8)
+def _keys_for(material: _Material) -> tuple[Fernet, ...]:
+    configured, legacy = material
+    return (*(Fernet(k) for k in configured), *(_fernet_for(k) for k in legacy))
+
+
 def _keys() -> list[Fernet]:
     """Newest first: the configured keys, then the ones derived from SECRET_KEY (legacy)."""
-    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    derived = [_fernet_for(k) for k in keys]
-    return [*(Fernet(k) for k in settings.OUTBOX_ENCRYPTION_KEYS), *derived]
+    return list(_keys_for(_material()))
+
+
+@lru_cache(maxsize=8)
+def _cipher_for(material: _Material) -> MultiFernet:
+    return MultiFernet(list(_keys_for(material)))
 
 
 def _cipher() -> MultiFernet:
-    return MultiFernet(_keys())
+    # Built once per key set (a SHA-256 derivation and a Fernet per key): the worker decrypts
+    # a secret per webhook it sends.
+    return _cipher_for(_material())
 
 
 def secret_encrypt(secret: str) -> str:
@@ -47,7 +70,24 @@ def secret_encrypt(secret: str) -> str:
 
 
 def secret_decrypt(token: str) -> str:
-    return _cipher().decrypt(token.encode()).decode()
+    """The secret of ``token``; raises :class:`InvalidToken` when no configured key opens it.
+
+    The answers are kept per process for the tokens seen last (at most
+    :data:`DECRYPTED_KEPT`), keyed by the token and the key set: the worker signs every webhook
+    with its endpoint's secret, and a Fernet check and decryption per send were ~7 % of its
+    CPU. A rotated secret is a new token; a key dropped from the configuration is a new key
+    set, so nothing decrypted under a key no longer configured is answered from here.
+    """
+    return _decrypted(token, _material())
+
+
+#: Decrypted secrets kept per process (one per endpoint in use, plus rotation overlaps).
+DECRYPTED_KEPT = 1024
+
+
+@lru_cache(maxsize=DECRYPTED_KEPT)
+def _decrypted(token: str, material: _Material) -> str:
+    return _cipher_for(material).decrypt(token.encode()).decode()
 
 
 def webhook_secret_generate() -> str:

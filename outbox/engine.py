@@ -69,7 +69,7 @@ from django.utils import timezone
 from core.request_context import reset_request_id, set_request_id
 from outbox import metrics, policy, wakeup
 from outbox.models import Attempt, Channel, Delivery, DeliveryStatus, WebhookEndpoint
-from outbox.selectors import pauses_active
+from outbox.selectors import ActivePauses, pauses_active
 from outbox.transports import (
     Deferred,
     PermanentError,
@@ -369,12 +369,19 @@ Stream = tuple[Any, Any]
 
 
 def deliveries_process(
-    *, delivery_ids: list[int], lease_token: str, released: set[Stream] | None = None
+    *,
+    delivery_ids: list[int],
+    lease_token: str,
+    released: set[Stream] | None = None,
+    pauses_checked: bool = False,
 ) -> dict[str, int]:
     """Deliver the leased rows; returns counts by outcome.
 
     ``released`` collects the ordered webhook streams whose delivery ended here (delivered or
     dead), whose next delivery may now go (:func:`outbox.relay.deliveries_deliver` hands it on).
+    Rows paused since they were claimed go back to pending untried, unless ``pauses_checked``:
+    the caller leased them a moment ago in a statement that checked the pauses itself (the
+    successors' hand-on), so a pause can only have come in since, as it could during the send.
     """
     token = uuid.UUID(str(lease_token))
     rows = list(
@@ -387,7 +394,7 @@ def deliveries_process(
     counts: dict[str, int] = defaultdict(int)
     if not rows:
         return dict(counts)
-    pauses = pauses_active()
+    pauses = ActivePauses() if pauses_checked else pauses_active()
     now = timezone.now()
     held: list[int] = []
     to_send: list[Delivery] = []

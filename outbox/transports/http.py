@@ -2,7 +2,9 @@
 
 Every transport calls out through one of these: timeouts of ``OUTBOX_HTTP_TIMEOUT_SECONDS``
 (connecting at most 5 s), redirects never followed (a redirect could lead a webhook past the
-SSRF guard, and the Bot API never redirects), and connections kept alive between sends.
+SSRF guard, and the Bot API never redirects), connections kept alive between sends, and no
+cookies: what one receiver sets is never stored, so it can neither reach another merchant's
+endpoint on the same domain nor cost a parse per send (:class:`CookielessClient`).
 
 A *guarded* client (the webhook transport's) opens every connection through
 :class:`GuardedNetworkBackend`: the host is resolved once, every address is judged by
@@ -26,6 +28,31 @@ from outbox.ssrf import host_resolve_checked
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, bool], httpx.Client] = {}
+
+
+class _NoCookies(httpx.Cookies):
+    """An empty cookie jar that keeps nothing a response sets."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        del response
+
+
+class CookielessClient(httpx.Client):
+    """An httpx client without a cookie jar: the pooled clients are shared by every merchant
+    (a cookie one receiver sets for its domain must not be sent to another merchant's endpoint
+    there), and none of our calls out needs a cookie. httpx keeps every ``Set-Cookie`` by
+    default and offers no switch; the client's public ``cookies`` property is overridden
+    instead."""
+
+    _empty = _NoCookies()
+
+    @property  # type: ignore[override]
+    def cookies(self) -> httpx.Cookies:
+        return self._empty
+
+    @cookies.setter
+    def cookies(self, cookies: typing.Any) -> None:
+        del cookies  # nothing is kept
 
 
 class GuardedNetworkBackend(httpcore.NetworkBackend):
@@ -97,7 +124,7 @@ def pooled_client(user_agent: str, *, guarded: bool = False) -> httpx.Client:
         if client is None:
             timeout = settings.OUTBOX_HTTP_TIMEOUT_SECONDS
             limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-            client = _clients[user_agent, guarded] = httpx.Client(
+            client = _clients[user_agent, guarded] = CookielessClient(
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
                 follow_redirects=False,
                 limits=limits,

@@ -8,13 +8,13 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
 from core.errors import ValidationFailed
-from outbox.crypto import secret_decrypt
+from outbox.crypto import secret_decrypt, secret_encrypt
 from outbox.models import WebhookEndpoint
 from outbox.services import webhook_endpoint_create, webhook_endpoint_rotate_secret
 from outbox.transports.webhook import endpoint_previous_secrets
@@ -85,3 +85,18 @@ def test_reencrypt_moves_a_previous_secret_left_under_an_old_key_alone():
     only_b = Fernet(KEY_B.encode())
     assert only_b.decrypt(endpoint.secret_encrypted.encode()).decode() == new
     assert only_b.decrypt(endpoint.previous_secret_encrypted.encode()).decode() == old
+
+
+def test_a_decrypted_secret_is_not_answered_once_its_key_is_dropped():
+    """secret_decrypt keeps what it decrypted per process, by token and key set: dropping the
+    key that encrypted a secret makes it undecryptable at once, cached or not."""
+    with override_settings(OUTBOX_ENCRYPTION_KEYS=[KEY_A], SECRET_KEY_FALLBACKS=[]):
+        token = secret_encrypt("whsec_cached")
+        assert secret_decrypt(token) == secret_decrypt(token) == "whsec_cached"
+    with (
+        override_settings(OUTBOX_ENCRYPTION_KEYS=[KEY_B], SECRET_KEY_FALLBACKS=[]),
+        pytest.raises(InvalidToken),
+    ):
+        secret_decrypt(token)
+    with override_settings(OUTBOX_ENCRYPTION_KEYS=[KEY_B, KEY_A], SECRET_KEY_FALLBACKS=[]):
+        assert secret_decrypt(token) == "whsec_cached"

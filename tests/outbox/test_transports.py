@@ -28,7 +28,7 @@ from outbox.transports import (
     transport_for,
 )
 from outbox.transports.telegram import BotApi
-from outbox.transports.webhook import WebhookTransport
+from outbox.transports.webhook import WebhookTransport, webhook_send
 from tests.factories import make_customer, make_merchant
 from tests.fakes.telegram_bot_api import FakeBotApi
 
@@ -184,3 +184,21 @@ def test_engine_waits_exactly_retry_after_of_a_503(hooked, receiver):
     assert before + timedelta(seconds=40) <= delivery.next_attempt_at
     assert delivery.next_attempt_at <= timezone.now() + timedelta(seconds=40)
     assert delivery.last_error == "HTTP503: busy"
+
+
+def test_a_cookie_one_receiver_sets_is_never_sent_back(receiver, settings):
+    """The pooled webhook client is shared by every merchant: a ``Set-Cookie`` from one
+    endpoint must not ride along to the next send (another merchant's endpoint on the same
+    domain, here the same loopback host)."""
+    settings.OUTBOX_ALLOW_PRIVATE_TARGETS = True
+    receiver.respond = lambda req, n: (
+        200,
+        {"Set-Cookie": "session=merchant-a; Path=/; Max-Age=3600"},
+        b"ok",
+        0,
+    )
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    for n in range(2):
+        webhook_send(url=receiver.url, secret=secret, message_id=f"msg_{n}", payload={"n": n})
+    first, second = receiver.wait_for(2)
+    assert "cookie" not in first.headers and "cookie" not in second.headers
