@@ -2,7 +2,7 @@
 
 Two servers, each under gunicorn ``-w 2 --threads 4`` (flags), both up at once and driven in
 turn with the same operations (``--ops``), the runs of one operation adjacent, ``--rounds``
-(2) times with the order flipped each round; the verdict is on the median ratio:
+(3) times with the order flipped each round; the verdict is on the median ratio:
 
 * bare: bench/bare_commit_app.py, a plain WSGI app (psycopg + redis-py) doing the same work:
   key lookup by prefix + compare_digest and a Redis rate-limit INCR round trip, then for
@@ -27,7 +27,7 @@ endpoint, no Telegram link) and with a webhook endpoint and linked customers (go
 Needs DATABASE_URL (PostgreSQL), REDIS_URL and wrk; `make bench` provides them.
 
 Usage: python bench/bench_commit.py [--seconds 15] [--warmup 5] [--connections 16]
-       [--workers 2] [--threads 4] [--rate 100] [--rounds 2]
+       [--workers 2] [--threads 4] [--rate 100] [--rounds 3]
        [--ops purchases,calculate,customer,code,outbox]
        [--profile]
 """
@@ -530,8 +530,8 @@ def main() -> None:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=2,
-        help="closed-loop runs per operation and server, alternating (default 2; median ratio)",
+        default=3,
+        help="closed-loop runs per operation and server, alternating (default 3; median ratio)",
     )
     parser.add_argument(
         "--ops",
