@@ -33,6 +33,7 @@ from django.core.cache import cache
 from core.cache import cache_breaker
 from core.schema import schema_state
 from platform_ops.selectors import site_modes_forget
+from tests.fixtures.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / ".ci" / "services.sh"
@@ -132,12 +133,6 @@ def own_cache(request: pytest.FixtureRequest, settings: Any) -> Iterator[None]:
     site_modes_forget()
     cache_breaker.succeeded()
     schema_state.forget()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
+
+from tests.fixtures.servers import free_port
 
 from .fakes import FakeIntegrations, FakeOps
 
@@ -100,12 +101,6 @@ def fake_integrations() -> Iterator[FakeIntegrations]:
 # --- PostgreSQL --------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _pg_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
@@ -126,7 +121,7 @@ class _OwnCluster:
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             shutil.chown(self.base, "postgres")
-        self.port = _free_port()
+        self.port = free_port()
 
     def _run(self, *cmd: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
